@@ -1,0 +1,148 @@
+"""The ``loyaltyctl`` command line: one Typer app per noun, joined here.
+
+This is the only place where errors become exit codes: every ``LoyaltyError``
+prints one line (plus a hint) on stderr; database driver errors, OS errors and
+anything unexpected are mapped too, so no traceback reaches a user
+(``LOYALTYCTL_DEBUG=1`` shows it, for developers).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+
+from .. import __version__
+from ..errors import EXIT_IO, LoyaltyError
+from . import campaigns, contracts, dbcmd, partners, points, rules, sellers
+from ._common import State
+
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+def _report(exc: BaseException) -> int:
+    """One line on stderr for any failure; returns the exit code."""
+    from ..output import say
+
+    if isinstance(exc, LoyaltyError):
+        say(f"error: {exc.message}")
+        if exc.hint:
+            say(f"hint: {exc.hint}")
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        say("interrupted: the command's transaction was rolled back")
+        return EXIT_INTERRUPTED
+    if isinstance(exc, OSError):
+        name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        say(f"error: {name}{exc.strerror or exc}")
+        return EXIT_IO
+    try:
+        from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+    except ImportError:  # pragma: no cover
+        DBAPIError = SQLAlchemyError = ()
+    if isinstance(exc, DBAPIError):
+        from ..db import describe_db_error, resolve_url
+
+        err = describe_db_error(exc, resolve_url(None))
+        return _report(err)
+    if isinstance(exc, SQLAlchemyError):
+        say(f"error: database: {str(exc).splitlines()[0]}")
+        return 6
+    say(
+        f"internal error: {type(exc).__name__}: {exc} "
+        "(a bug in loyaltyctl; nothing was committed; LOYALTYCTL_DEBUG=1 shows the traceback)"
+    )
+    return EXIT_INTERNAL
+
+
+class LoyaltyGroup(TyperGroup):
+    """The root group: runs every command inside the error mapping."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except BrokenPipeError:
+            # `loyaltyctl ... | head`: the reader left; that is not an error.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(0) from None
+        except Exception as exc:
+            if os.environ.get("LOYALTYCTL_DEBUG"):
+                raise
+            if type(exc).__module__.startswith(("click", "typer")):
+                raise
+            raise typer.Exit(_report(exc)) from None
+        except KeyboardInterrupt as exc:
+            raise typer.Exit(_report(exc)) from None
+
+
+app = typer.Typer(
+    cls=LoyaltyGroup,
+    name="loyaltyctl",
+    help="Run the partner loyalty program: contracts in, points out, nothing lost.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"loyaltyctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="LOYALTYCTL_DB",
+            show_envvar=True,
+            help="Database file or SQLAlchemy URL (default: ~/.local/share/loyaltyctl/loyalty.db).",
+        ),
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--actor",
+            envvar="LOYALTYCTL_ACTOR",
+            help="Who is acting, recorded on every posting (default: the OS user).",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = State(db=db, actor=actor)
+
+
+app.add_typer(partners.app, name="partners")
+app.add_typer(sellers.app, name="sellers")
+app.add_typer(contracts.app, name="contracts")
+app.add_typer(points.app, name="points")
+app.add_typer(rules.app, name="rules")
+app.add_typer(campaigns.app, name="campaigns")
+app.add_typer(dbcmd.app, name="db")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app(prog_name="loyaltyctl")
+    except SystemExit:
+        raise
+    except BaseException as exc:  # errors raised outside a command (parsing, start-up)
+        if os.environ.get("LOYALTYCTL_DEBUG"):
+            raise
+        sys.exit(_report(exc))

@@ -1,0 +1,260 @@
+"""What the command modules share: options, the database handle, input files,
+rejects files, progress and batch summaries.  Only typer is imported at the top,
+so ``loyaltyctl --help`` stays fast."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, BinaryIO
+
+import typer
+
+from ..errors import FileProblem, UsageProblem
+from ..output import Format, is_terminal, render_one, say
+
+if TYPE_CHECKING:
+    from ..db import Database
+    from ..errors import RowError
+    from ..importers.csv_source import CsvInput, Record
+    from ..services.batch import BatchSummary
+
+
+@dataclass
+class State:
+    db: str | None = None
+    actor: str | None = None
+    _database: Database | None = None
+
+    def database(self) -> Database:
+        if self._database is None:
+            from ..db import Database, resolve_url
+
+            self._database = Database(resolve_url(self.db))
+        return self._database
+
+    def who(self) -> str:
+        from ..clock import default_actor
+
+        return self.actor or default_actor()
+
+
+def state(ctx: typer.Context) -> State:
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = State()
+    return root.obj
+
+
+FormatOpt = Annotated[
+    Format,
+    typer.Option("--format", "-f", help="Output format: table, csv or json.", case_sensitive=False),
+]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")]
+SkipInvalidOpt = Annotated[
+    bool,
+    typer.Option("--skip-invalid", help="Apply the valid rows, reject the others (exit code stays 1)."),
+]
+RejectsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--rejects", help="With --skip-invalid: write rejected rows and reasons here.", dir_okay=False
+    ),
+]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding", help="Read the file in this encoding (default: UTF-8, falling back to Windows-1252)."
+    ),
+]
+
+
+def parse_date_opt(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageProblem(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@contextmanager
+def open_input(path: str) -> Iterator[tuple[BinaryIO, str, int | None]]:
+    """``-`` is stdin.  Yields (binary stream, display name, size if known)."""
+    if path == "-":
+        yield sys.stdin.buffer, "<stdin>", None
+        return
+    try:
+        f = open(path, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        raise FileProblem(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise FileProblem(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise FileProblem(f"{path}: cannot read ({exc.strerror})") from None
+    with f:
+        try:
+            size = os.fstat(f.fileno()).st_size
+        except OSError:
+            size = None
+        yield f, path, size
+
+
+class RejectsWriter:
+    """Rejected rows with their reasons, as CSV that can be fixed and re-imported
+    (the extra ``error`` column is ignored by the import).  Written to a temp
+    file and renamed into place, so a crash never leaves half a file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._tmp = None
+        self._writer = None
+        self.count = 0
+
+    def __call__(self, src: CsvInput, record: Record, errors: list[RowError]) -> None:
+        import csv
+
+        if self._writer is None:
+            directory = self.path.parent if str(self.path.parent) else Path(".")
+            try:
+                fd, name = tempfile.mkstemp(prefix=".rejects-", dir=directory)
+            except OSError as exc:
+                raise FileProblem(f"{self.path}: cannot write ({exc.strerror})") from None
+            self._tmp = (os.fdopen(fd, "w", newline="", encoding="utf-8"), name)
+            self._writer = csv.writer(self._tmp[0], lineterminator="\r\n")
+            self._writer.writerow([*src.header, "error"])
+        self._writer.writerow(
+            [
+                *record.fields,
+                "; ".join(
+                    f"line {e.line} column {e.column} {e.field}: {e.reason}".replace("  ", " ")
+                    for e in errors
+                ),
+            ]
+        )
+        self.count += 1
+
+    def commit(self) -> None:
+        if self._tmp is None:
+            return
+        f, name = self._tmp
+        f.flush()
+        os.fsync(f.fileno())
+        f.close()
+        os.replace(name, self.path)
+        self._tmp = None
+
+    def discard(self) -> None:
+        if self._tmp is not None:
+            f, name = self._tmp
+            f.close()
+            os.unlink(name)
+            self._tmp = None
+
+
+@contextmanager
+def progress_for(name: str, size: int | None):
+    """A progress callback (bytes read); a bar only when stderr is a terminal."""
+    if not is_terminal(sys.stderr):
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        console=_stderr_console(),
+    ) as bar:
+        task = bar.add_task(f"reading {name}", total=size)
+        yield lambda n: bar.update(task, completed=n)
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+SUMMARY_FIELDS = ("new", "updated", "credited", "reversed", "corrected", "unchanged")
+
+
+def run_import(
+    ctx: typer.Context,
+    *,
+    path: str,
+    encoding: str | None,
+    dry_run: bool,
+    skip_invalid: bool,
+    rejects: Path | None,
+    fmt: Format,
+    service,
+    **kwargs,
+) -> None:
+    """The shape every CSV import command shares: open, stream, one transaction,
+    rejects, summary, exit code."""
+    from ..errors import RowsRejected
+    from ..importers.csv_source import CsvInput
+
+    if rejects is not None and not skip_invalid:
+        raise UsageProblem("--rejects goes with --skip-invalid")
+    st = state(ctx)
+    db = st.database()
+    writer = RejectsWriter(rejects) if rejects is not None else None
+    try:
+        with open_input(path) as (stream, name, size), progress_for(name, size) as tick:
+            src = CsvInput(stream=stream, name=name, encoding=encoding, on_progress=tick)
+            with db.session(write=True, dry_run=dry_run) as session:
+                summary = service(
+                    session=session, src=src, skip_invalid=skip_invalid, on_reject=writer, **kwargs
+                )
+                summary.dry_run = dry_run
+    except RowsRejected as exc:
+        if writer is not None:
+            writer.discard()
+        for err in exc.errors:
+            say(str(err))
+        if exc.summary is not None and len(exc.errors) < exc.summary.rejected:
+            say(f"... and {exc.summary.rejected - len(exc.errors)} more")
+        raise
+    except BaseException:
+        if writer is not None:
+            writer.discard()
+        raise
+    if writer is not None:
+        writer.commit()
+    print_summary(summary, fmt)
+    if summary.rejected:
+        raise typer.Exit(1)
+
+
+def print_summary(summary: BatchSummary, fmt: Format) -> None:
+    for err in summary.errors:
+        say(str(err))
+    if fmt is not Format.table:
+        data = summary.as_dict()
+        render_one(data, fmt)
+        return
+    parts = [f"{summary.rows} rows"]
+    parts += [f"{n} {k}" for k, n in summary.counts.items()]
+    parts.append(f"{summary.rejected} rejected")
+    if "points" in summary.command or "contracts" in summary.command:
+        parts.append(f"{summary.points_posted:+d} points posted".replace("+0", "0"))
+    head = "dry run, nothing written: " if summary.dry_run else ""
+    sys.stdout.write(f"{summary.source}: {head}" + ", ".join(parts) + "\n")
+    for note in summary.notes:
+        say(f"note: {note}")
+    if summary.ignored_columns:
+        say("note: ignored columns: " + ", ".join(summary.ignored_columns))
+    if not summary.changed and not summary.rejected and summary.rows:
+        say("nothing changed: every row matches the database")

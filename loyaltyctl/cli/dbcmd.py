@@ -1,0 +1,64 @@
+"""``loyaltyctl db``: schema version, upgrades and the ledger check."""
+
+from __future__ import annotations
+
+import typer
+
+from ..errors import DatabaseProblem
+from ..output import Format, render, render_one, say
+from ._common import FormatOpt, state
+
+app = typer.Typer(help="The database: status, upgrade, check.", no_args_is_help=True)
+
+
+@app.command()
+def status(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
+    """Where the database is, its schema version and what it holds."""
+    from ..services import dbadmin
+
+    db = state(ctx).database()
+    with db.session() as session:
+        r = dbadmin.status(session=session, db=db)
+    render_one(r, fmt, title="Database")
+
+
+@app.command()
+def upgrade(ctx: typer.Context) -> None:
+    """Bring an older database's schema up to date (creates a new one)."""
+    db = state(ctx).database()
+    before = db.current_revision()
+    _, after = db.upgrade()
+    if before == after:
+        say(f"schema is up to date ({after})")
+    else:
+        say(f"schema upgraded from {before or 'empty'} to {after}")
+
+
+@app.command()
+def check(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
+    """Prove the ledger adds up; exit 6 on any mismatch, naming each."""
+    from ..services import dbadmin
+
+    db = state(ctx).database()
+    with db.session() as session:
+        results = dbadmin.check(session=session, db=db)
+    failed = [r for r in results if not r.ok]
+    if fmt is Format.table:
+        for r in results:
+            mark = "ok  " if r.ok else "FAIL"
+            typer.echo(f"{mark} {r.name}: {r.description}")
+            for p in r.problems:
+                typer.echo(f"     {p}")
+            if r.more:
+                typer.echo(f"     ... and {r.more} more")
+    else:
+        rows = [r.as_dict() for r in results]
+        if fmt is Format.json:
+            render_one({"ok": not failed, "checks": rows}, fmt)
+        else:
+            render([{**x, "problems": "; ".join(x["problems"])} for x in rows], fmt)
+    if failed:
+        raise DatabaseProblem(
+            f"db check failed: {', '.join(r.name for r in failed)}",
+            hint="restore from a backup, or ask the developers; nothing was changed",
+        )

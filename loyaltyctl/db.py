@@ -1,0 +1,285 @@
+"""Engine, connection pragmas, transactions and the schema version.
+
+* The database is ``--db PATH|URL``, else ``$LOYALTYCTL_DB``, else
+  ``$XDG_DATA_HOME/loyaltyctl/loyalty.db`` (``~/.local/share/...``): an absolute
+  per-user path, so cron (whose working directory is not yours) finds it.
+* SQLite runs in WAL mode with ``synchronous=FULL``, foreign keys on,
+  ``trusted_schema=OFF`` and a busy timeout (30 s, ``$LOYALTYCTL_BUSY_TIMEOUT``).
+* Every write transaction starts with ``BEGIN IMMEDIATE``: a second writer waits
+  for the first at the start instead of failing halfway with "database is locked".
+* A new database file is created readable by its owner only (0600); SQLite gives
+  its -wal and -shm files the same mode.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import DatabaseBusy, DatabaseProblem, FileProblem, LoyaltyError
+
+if TYPE_CHECKING:  # heavy imports stay out of `loyaltyctl --help`
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+# The newest migration this code knows.  tests/services/test_schema.py checks it
+# against Alembic's head, so `db status` can answer without importing Alembic.
+SCHEMA_HEAD = "0001"
+
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+
+
+def default_db_path() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base) / "loyaltyctl" / "loyalty.db"
+
+
+def resolve_url(db: str | None) -> str:
+    """``--db`` value (path or SQLAlchemy URL) → SQLAlchemy URL."""
+    value = db or os.environ.get("LOYALTYCTL_DB") or str(default_db_path())
+    if "://" in value:
+        return value
+    return "sqlite:///" + str(Path(value).expanduser().absolute())
+
+
+def busy_timeout_s() -> float:
+    raw = os.environ.get("LOYALTYCTL_BUSY_TIMEOUT")
+    if not raw:
+        return DEFAULT_BUSY_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise DatabaseProblem(f"LOYALTYCTL_BUSY_TIMEOUT={raw!r} is not a number of seconds") from None
+    return max(value, 0.0)
+
+
+def describe_db_error(exc: BaseException, url: str) -> LoyaltyError:
+    """Turn a driver error into one clear line (and the right exit code)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    low = text.lower()
+    where = display_url(url)
+    if "database is locked" in low or "database table is locked" in low or "busy" in low:
+        return DatabaseBusy(
+            f"database {where} stayed locked by another loyaltyctl run for more than {busy_timeout_s():g} s",
+            hint="try again later, or raise LOYALTYCTL_BUSY_TIMEOUT",
+        )
+    if "database or disk is full" in low or "no space left" in low:
+        return FileProblem(f"database {where}: disk full; nothing was written")
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
+        return DatabaseProblem(
+            f"database {where} is corrupt ({text})",
+            hint="restore the latest backup; `loyaltyctl db check` shows the damage",
+        )
+    if "unable to open" in low or "readonly" in low or "read-only" in low:
+        return DatabaseProblem(f"database {where}: {text}")
+    if "no such table" in low or "no such column" in low:
+        return DatabaseProblem(
+            f"database {where} does not have the expected schema ({text})",
+            hint="run `loyaltyctl db upgrade`, or check --db points at a loyaltyctl database",
+        )
+    return DatabaseProblem(f"database {where}: {text}")
+
+
+def display_url(url: str) -> str:
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///") :]
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+class Database:
+    """One program database: an engine plus the rules for talking to it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+        self._checked = False
+
+    # -- engine -----------------------------------------------------------------
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if not self.url.startswith("sqlite:///"):
+            return None
+        path = self.url[len("sqlite:///") :].split("?", 1)[0]
+        return None if path in ("", ":memory:") else Path(path)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._make_engine()
+        return self._engine
+
+    def _make_engine(self) -> Engine:
+        from sqlalchemy import create_engine, event
+
+        if not self.is_sqlite:
+            try:
+                return create_engine(self.url, future=True)
+            except ModuleNotFoundError as exc:
+                raise DatabaseProblem(
+                    f"cannot use {display_url(self.url)}: the driver {exc.name!r} is not installed",
+                    hint="pip install 'loyaltyctl[postgres]'",
+                ) from None
+            except Exception as exc:
+                raise DatabaseProblem(f"cannot use database URL {display_url(self.url)}: {exc}") from None
+
+        path = self.sqlite_path
+        if path is not None:
+            self._create_private_file(path)
+        timeout = busy_timeout_s()
+        engine = create_engine(
+            self.url,
+            connect_args={"timeout": timeout, "check_same_thread": False},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record) -> None:  # pragma: no branch
+            # We issue BEGIN ourselves (below); the driver must not.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = FULL")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA trusted_schema = OFF")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn) -> None:
+            if conn.get_execution_options().get("loyalty_write"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+
+    @staticmethod
+    def _create_private_file(path: Path) -> None:
+        if path.exists():
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            os.close(fd)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise FileProblem(f"cannot create database {path}: {exc.strerror}") from None
+        os.chmod(path, 0o600)
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    # -- schema -----------------------------------------------------------------
+    def current_revision(self) -> str | None:
+        """The Alembic revision stamped in the database, None for an empty one."""
+        from sqlalchemy import inspect, text
+
+        with self._translate():
+            with self.engine.connect() as conn:
+                names = set(inspect(conn).get_table_names())
+                if "alembic_version" not in names:
+                    if names:
+                        raise DatabaseProblem(
+                            f"{display_url(self.url)} is not a loyaltyctl database "
+                            f"(it has tables but no schema version)"
+                        )
+                    return None
+                row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+                return row[0] if row else None
+
+    def ensure_schema(self) -> None:
+        """Create a new database on first use; refuse one with another version."""
+        if self._checked:
+            return
+        rev = self.current_revision()
+        if rev is None:
+            self.upgrade()
+        elif rev != SCHEMA_HEAD:
+            known = _known_revisions()
+            if rev in known:
+                raise DatabaseProblem(
+                    f"database {display_url(self.url)} is at schema {rev}, this loyaltyctl needs "
+                    f"{SCHEMA_HEAD}",
+                    hint="back it up (`loyaltyctl db backup`), then run `loyaltyctl db upgrade`",
+                )
+            raise DatabaseProblem(
+                f"database {display_url(self.url)} is at schema {rev}, newer than this "
+                f"loyaltyctl knows ({SCHEMA_HEAD})",
+                hint="upgrade loyaltyctl",
+            )
+        self._checked = True
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Run pending migrations in one immediate transaction.  Returns (from, to)."""
+        from alembic import command
+        from alembic.config import Config
+        from sqlalchemy import inspect, text
+
+        cfg = Config()
+        cfg.set_main_option("script_location", "loyaltyctl:migrations")
+        with self._translate():
+            with self.engine.execution_options(loyalty_write=True).begin() as conn:
+                before = None
+                if "alembic_version" in inspect(conn).get_table_names():
+                    row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+                    before = row[0] if row else None
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        self._checked = True
+        return before, SCHEMA_HEAD
+
+    # -- transactions -----------------------------------------------------------
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        from sqlalchemy.exc import DBAPIError, OperationalError
+
+        try:
+            yield
+        except LoyaltyError:
+            raise
+        except (OperationalError, DBAPIError) as exc:
+            raise describe_db_error(exc, self.url) from None
+
+    @contextmanager
+    def session(self, *, write: bool = False, dry_run: bool = False) -> Iterator[Session]:
+        """One transaction for one command.
+
+        ``write=True`` takes the write lock at the start (``BEGIN IMMEDIATE``).
+        The transaction commits when the block ends normally, unless ``dry_run``;
+        it rolls back on any exception.
+        """
+        from sqlmodel import Session
+
+        self.ensure_schema()
+        engine = self.engine.execution_options(loyalty_write=write) if write else self.engine
+        with self._translate():
+            with Session(engine, expire_on_commit=False, autoflush=False) as session:
+                try:
+                    yield session
+                    if dry_run or not write:
+                        session.rollback()
+                    else:
+                        session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+
+
+def _known_revisions() -> set[str]:
+    from .migrations import REVISIONS
+
+    return set(REVISIONS)

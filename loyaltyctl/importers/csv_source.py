@@ -1,0 +1,308 @@
+"""Streaming CSV reading for every import command.
+
+One pass over a byte stream (a file or stdin), bounded memory, and every
+problem named as ``file:line:column: reason``.
+
+* Encoding: UTF-8 with or without BOM.  A file that is not valid UTF-8 is read
+  as Windows-1252 (what Excel's Swedish "CSV (semicolon separated)" writes),
+  decided at the first byte that is not UTF-8; if UTF-8 text came before that
+  byte, the file mixes encodings and is refused.  ``encoding=`` overrides.
+  UTF-16 (a BOM of FF FE / FE FF) is refused with a hint unless asked for.
+* Line endings: LF, CRLF and a lone CR; the final newline is optional.
+* Delimiter: comma or semicolon, taken from the header line.
+* The csv module runs in strict mode, a field may not hold a line break (no
+  import format has one: a quote left open would otherwise swallow the rest of
+  the file), NUL bytes are refused, and a field may not exceed the csv module's
+  limit.  These are *structural* errors: the file cannot be trusted past them,
+  so they stop the import even with ``--skip-invalid``.
+* Blank lines are skipped.  Header names are matched without regard to case or
+  surrounding spaces; columns may come in any order; unknown columns are ignored.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from ..errors import InvalidInput, RowError
+
+CHUNK = 1 << 16
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
+FIELD_LIMIT = csv.field_size_limit()
+
+
+class StructuralError(InvalidInput):
+    """The file itself cannot be read further (encoding, quoting, header)."""
+
+    def __init__(self, error: RowError, hint: str | None = None) -> None:
+        super().__init__(str(error), hint=hint)
+        self.error = error
+
+
+@dataclass(slots=True)
+class Record:
+    line: int  # line on which the record starts (1-based, header is line 1)
+    fields: list[str]  # raw values, as in the file
+    values: dict[str, str]  # known column name -> raw value
+
+
+@dataclass
+class CsvInput:
+    """A CSV byte stream and what was learnt while reading it."""
+
+    stream: BinaryIO
+    name: str
+    encoding: str | None = None  # forced by --encoding
+    delimiter: str = ","
+    encoding_used: str = "utf-8"
+    sha256: str = ""
+    bytes_read: int = 0
+    header: list[str] = field(default_factory=list)
+    columns: dict[str, int] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)
+    on_progress: Callable[[int], None] | None = None
+
+    # -- decoding ---------------------------------------------------------------
+    def _raw_chunks(self) -> Iterator[bytes]:
+        digest = hashlib.sha256()
+        while True:
+            chunk = self.stream.read(CHUNK)
+            if not chunk:
+                break
+            digest.update(chunk)
+            self.bytes_read += len(chunk)
+            if self.on_progress is not None:
+                self.on_progress(self.bytes_read)
+            yield chunk
+        self.sha256 = digest.hexdigest()
+
+    def _text_chunks(self) -> Iterator[str]:
+        raw = self._raw_chunks()
+        if self.encoding:
+            try:
+                decoder = codecs.getincrementaldecoder(self.encoding)(errors="strict")
+            except LookupError:
+                raise InvalidInput(f"{self.name}: unknown encoding {self.encoding!r}") from None
+            self.encoding_used = codecs.lookup(self.encoding).name
+            yield from self._decode(raw, decoder, self.encoding_used)
+            return
+
+        first = next(raw, b"")
+        if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise StructuralError(
+                RowError(self.name, 1, 1, "", "the file is UTF-16 encoded"),
+                hint="save it as UTF-8, or pass --encoding utf-16",
+            )
+
+        def again() -> Iterator[bytes]:
+            if first:
+                yield first
+            yield from raw
+
+        chunks = again()
+        decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+        self.encoding_used = "utf-8"
+        seen_non_ascii = False
+        line = 1
+        for chunk in chunks:
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                data = bytes(exc.object)
+                prefix = data[: exc.start].decode("utf-8-sig", errors="strict")
+                if seen_non_ascii or not prefix.isascii():
+                    bad_line = line + prefix.count("\n")
+                    raise StructuralError(
+                        RowError(
+                            self.name,
+                            bad_line,
+                            0,
+                            "",
+                            f"byte 0x{data[exc.start]:02X} is not UTF-8, but UTF-8 text came "
+                            "before it (mixed encodings)",
+                        ),
+                        hint="re-save the file as UTF-8, or pass --encoding",
+                    ) from None
+                # Everything so far was ASCII, which Windows-1252 reads alike.
+                self.encoding_used = "cp1252"
+                cp = codecs.getincrementaldecoder("cp1252")(errors="strict")
+
+                def rest(tail: bytes = data[exc.start :]) -> Iterator[bytes]:
+                    yield tail
+                    yield from chunks
+
+                if prefix:
+                    yield prefix
+                yield from self._decode(rest(), cp, "cp1252", first_line=line + prefix.count("\n"))
+                return
+            if not seen_non_ascii and not text.isascii():
+                seen_non_ascii = True
+            line += text.count("\n")
+            if text:
+                yield text
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            yield tail
+
+    def _decode(self, raw: Iterator[bytes], decoder, encoding: str, first_line: int = 1) -> Iterator[str]:
+        line = first_line
+        for chunk in raw:
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                raise StructuralError(
+                    RowError(
+                        self.name,
+                        line + bytes(exc.object[: exc.start]).count(b"\n"),
+                        0,
+                        "",
+                        f"byte 0x{exc.object[exc.start]:02X} cannot be read as {encoding}",
+                    ),
+                    hint="pass the right --encoding",
+                ) from None
+            line += text.count("\n")
+            if text:
+                yield text
+        try:
+            tail = decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise StructuralError(
+                RowError(self.name, line, 0, "", f"the file ends inside a {encoding} character")
+            ) from None
+        if tail:
+            yield tail
+
+    def _lines(self) -> Iterator[str]:
+        buf = ""
+        for text in self._text_chunks():
+            buf += text
+            pos = 0
+            for m in _LINE.finditer(buf):
+                if m.end() == len(buf) and buf.endswith("\r"):
+                    break  # a CR at the end of a chunk may be the first half of CRLF
+                yield m.group()
+                pos = m.end()
+            buf = buf[pos:]
+        if buf:
+            yield buf
+
+    # -- records ----------------------------------------------------------------
+    def records(self, required: Sequence[str], optional: Sequence[str] = ()) -> Iterator[Record]:
+        """Yield the data records, after checking the header."""
+        lines = self._lines()
+        header_line = next(lines, None)
+        while header_line is not None and not header_line.strip():
+            header_line = next(lines, None)  # leading blank lines
+        if header_line is None:
+            raise StructuralError(
+                RowError(self.name, 1, 0, "", "the file is empty: expected a header line"),
+                hint="the header is: " + ",".join(required),
+            )
+        self.delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+        self._check_nul(header_line, 1)
+
+        def all_lines() -> Iterator[str]:
+            yield header_line
+            yield from lines
+
+        reader = csv.reader(all_lines(), delimiter=self.delimiter, strict=True)
+        try:
+            header = next(reader)
+        except csv.Error as exc:
+            raise StructuralError(RowError(self.name, 1, 0, "", f"bad header: {exc}")) from None
+        self._check_header(header, required, optional)
+
+        prev_end = reader.line_num
+        while True:
+            start = prev_end + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise StructuralError(
+                    RowError(self.name, start, 0, "", f"CSV syntax: {exc}"),
+                    hint="check the quotes on this line",
+                ) from None
+            prev_end = reader.line_num
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue  # blank line
+            for col, value in enumerate(fields, 1):
+                if "\n" in value or "\r" in value:
+                    raise StructuralError(
+                        RowError(
+                            self.name,
+                            start,
+                            col,
+                            self._colname(col),
+                            "a quote opened here is not closed on this line "
+                            f"(the field runs to line {prev_end})",
+                        ),
+                        hint="close or remove the quote",
+                    )
+                if "\x00" in value:
+                    raise StructuralError(
+                        RowError(self.name, start, col, self._colname(col), "NUL byte in field")
+                    )
+            yield Record(
+                line=start,
+                fields=fields,
+                values={name: fields[i] for name, i in self.columns.items() if i < len(fields)},
+            )
+
+    def _colname(self, col: int) -> str:
+        return self.header[col - 1] if 0 < col <= len(self.header) else ""
+
+    def _check_nul(self, text: str, line: int) -> None:
+        pos = text.find("\x00")
+        if pos >= 0:
+            raise StructuralError(RowError(self.name, line, pos + 1, "", "NUL byte in the header"))
+
+    def _check_header(self, header: list[str], required: Sequence[str], optional: Sequence[str]) -> None:
+        self.header = [h.strip().lower() for h in header]
+        known = set(required) | set(optional)
+        seen: dict[str, int] = {}
+        for col, name in enumerate(self.header, 1):
+            if name in seen and name in known:
+                raise StructuralError(
+                    RowError(self.name, 1, col, name, f"duplicate column (also column {seen[name]})")
+                )
+            seen.setdefault(name, col)
+        missing = [c for c in required if c not in seen]
+        if missing:
+            raise StructuralError(
+                RowError(
+                    self.name,
+                    1,
+                    0,
+                    "",
+                    "missing column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing),
+                ),
+                hint=f"the header needs: {','.join(required)}"
+                + (f" (optional: {','.join(optional)})" if optional else "")
+                + f"; delimiter read as {self.delimiter!r}",
+            )
+        self.columns = {name: seen[name] - 1 for name in known if name in seen}
+        self.ignored_columns = [h for h in self.header if h not in known]
+
+    def column_of(self, name: str) -> int:
+        """1-based column number of a known column."""
+        return self.columns[name] + 1
+
+
+def check_width(src: CsvInput, record: Record) -> RowError | None:
+    """A row must have as many fields as the header."""
+    n, want = len(record.fields), len(src.header)
+    if n == want:
+        return None
+    if n > want:
+        hint = ""
+        if src.delimiter == ",":
+            hint = " (a decimal comma or an unquoted comma in a value? use a point as decimal mark)"
+        return RowError(src.name, record.line, want + 1, "", f"{n} fields, the header has {want}{hint}")
+    return RowError(src.name, record.line, n + 1, "", f"{n} fields, the header has {want}")

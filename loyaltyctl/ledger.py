@@ -1,0 +1,126 @@
+"""The points ledger: append-only postings and the balances cached from them.
+
+Every posting carries an idempotency key derived from its source (a contract
+and its revision, an adjustment's reference, ...).  Posting a key that exists
+with the same payload answers "exists" and changes nothing; the same key with
+another payload is refused.  Corrections are always new postings.
+
+``Ledger`` keeps the balance deltas of the command and writes them once, at
+``flush()``, so a bulk import updates each account one time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlmodel import Session
+
+from .clock import now, today
+from .errors import Refused
+from .models import Account, Batch, Posting
+
+POSTING = Posting.__table__
+ACCOUNT = Account.__table__
+
+KINDS = ("contract", "adjustment", "quiz", "lead", "bonus", "redemption")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    idem_key: str
+    account_id: int
+    points: int
+    kind: str
+    value_date: date
+    seller_id: int | None = None
+    contract_pk: int | None = None
+    reference: str | None = None
+    memo: str | None = None
+
+
+def new_batch(
+    session: Session, *, command: str, actor: str, source: str | None = None, source_sha256: str | None = None
+) -> int:
+    batch = Batch(command=command, source=source, source_sha256=source_sha256, actor=actor, started_at=now())
+    session.add(batch)
+    session.flush()
+    assert batch.id is not None
+    return batch.id
+
+
+class Ledger:
+    def __init__(
+        self, session: Session, *, actor: str, batch_id: int | None = None, booking_date: date | None = None
+    ) -> None:
+        self.session = session
+        self.actor = actor
+        self.batch_id = batch_id
+        self.booking_date = booking_date or today()
+        self.booked_at: datetime = now()
+        self._deltas: dict[int, int] = defaultdict(int)
+        self.posted_points = 0
+        self.posted_count = 0
+
+    def _row(self, e: Entry) -> dict:
+        if e.kind not in KINDS:
+            raise ValueError(f"unknown posting kind {e.kind!r}")
+        return {
+            "idem_key": e.idem_key,
+            "account_id": e.account_id,
+            "seller_id": e.seller_id,
+            "contract_pk": e.contract_pk,
+            "points": int(e.points),
+            "kind": e.kind,
+            "value_date": e.value_date,
+            "booking_date": self.booking_date,
+            "booked_at": self.booked_at,
+            "reference": e.reference,
+            "memo": e.memo,
+            "actor": self.actor,
+            "batch_id": self.batch_id,
+        }
+
+    def post(self, entry: Entry) -> str:
+        """Post one entry, idempotently.  Returns ``posted`` or ``exists``."""
+        found = self.session.exec(
+            select(POSTING.c.account_id, POSTING.c.points, POSTING.c.kind).where(
+                POSTING.c.idem_key == entry.idem_key
+            )
+        ).first()
+        if found is not None:
+            if tuple(found) == (entry.account_id, entry.points, entry.kind):
+                return "exists"
+            raise Refused(
+                f"posting {entry.idem_key!r} exists with other values "
+                f"({found.points} points, not {entry.points})",
+                hint="give this posting its own reference",
+            )
+        self.post_many([entry])
+        self.flush()
+        return "posted"
+
+    def post_many(self, entries: list[Entry]) -> None:
+        """Insert postings whose keys the caller knows to be new (the unique
+        index still refuses a duplicate, failing the whole transaction)."""
+        if not entries:
+            return
+        self.session.exec(insert(POSTING), params=[self._row(e) for e in entries])
+        for e in entries:
+            self._deltas[e.account_id] += e.points
+            self.posted_points += e.points
+            self.posted_count += 1
+
+    def flush(self) -> None:
+        """Write the cached balance changes."""
+        changes = [{"_id": acc, "_d": d} for acc, d in self._deltas.items() if d]
+        if changes:
+            self.session.exec(
+                update(ACCOUNT)
+                .where(ACCOUNT.c.id == bindparam("_id"))
+                .values(balance=ACCOUNT.c.balance + bindparam("_d")),
+                params=changes,
+            )
+        self._deltas.clear()

@@ -1,0 +1,520 @@
+"""Contract import: the one rule, applied in one streaming pass.
+
+After every import, the net points a contract has posted to each account equal
+what its current row earns: its seller's account (or the partner's pool), its
+amount, product and start date, with the rules and campaigns in force on that
+start date; nothing unless it is started.  Any change posts the difference as
+new postings, never an edit.
+
+The contract row remembers where its points stand (``posted_account_id``,
+``posted_seller_id``, ``posted_value_date``, ``posted_points``).  A change that
+keeps account, seller and start date posts the delta; any other change reverses
+the old points (valued on the old start date) and credits the new ones.  Each
+change bumps the contract's ``revision``, which is part of every posting's
+idempotency key: ``contract:<id>:<revision>:<leg>``.
+
+Rows are read and validated one by one and written in chunks with Core bulk
+statements inside the command's single transaction; lookups (partners,
+sellers, accounts) are loaded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlmodel import Session
+
+from ..clock import now, today
+from ..errors import RowError
+from ..importers import fields as F
+from ..importers.csv_source import CsvInput, Record, check_width
+from ..ledger import Entry, Ledger, new_batch
+from ..models import Account, Batch, Contract, Partner, Seller
+from .batch import BatchSummary, RejectSink
+from .earning import Earning
+
+CONTRACT = Contract.__table__
+REQUIRED = ("contract_id", "partner_code", "seller_email", "start_date", "amount", "product", "status")
+STATUSES = ("registered", "started", "cancelled")
+CHUNK_ROWS = 2000
+
+_SELECT_EXISTING = select(
+    CONTRACT.c.id,
+    CONTRACT.c.contract_id,
+    CONTRACT.c.partner_id,
+    CONTRACT.c.seller_id,
+    CONTRACT.c.start_date,
+    CONTRACT.c.amount_ore,
+    CONTRACT.c.product,
+    CONTRACT.c.status,
+    CONTRACT.c.revision,
+    CONTRACT.c.posted_account_id,
+    CONTRACT.c.posted_seller_id,
+    CONTRACT.c.posted_value_date,
+    CONTRACT.c.posted_points,
+)
+
+
+@dataclass(slots=True)
+class Row:
+    record: Record
+    contract_id: str
+    partner_id: int
+    seller_id: int
+    start_date: date
+    amount_ore: int
+    product: str
+    status: str
+    again: bool = False  # the id appeared in an earlier chunk of this file
+
+    def signature(self) -> tuple:
+        return (self.partner_id, self.seller_id, self.start_date, self.amount_ore, self.product, self.status)
+
+
+def _sek(ore: int) -> str:
+    return f"{Decimal(ore) / 100:.2f}"
+
+
+class _Lookups:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.partners: dict[str, tuple[int, str, str]] = {
+            code: (pid, mode, status)
+            for pid, code, mode, status in session.exec(
+                select(Partner.id, Partner.code, Partner.mode, Partner.status)
+            )
+        }
+        self.partner_code = {pid: code for code, (pid, _, _) in self.partners.items()}
+        self.partner_mode = {pid: mode for _, (pid, mode, _) in self.partners.items()}
+        self.sellers: dict[str, tuple[int, int, bool]] = {
+            email: (sid, pid, bool(active))
+            for sid, email, pid, active in session.exec(
+                select(Seller.id, Seller.email, Seller.partner_id, Seller.active)
+            )
+        }
+        self.seller_email = {sid: email for email, (sid, _, _) in self.sellers.items()}
+        self.pool: dict[int, int] = {}
+        self.own: dict[int, int] = {}
+        for aid, sid, pid in session.exec(select(Account.id, Account.seller_id, Account.partner_id)):
+            if sid is not None:
+                self.own[sid] = aid
+            else:
+                self.pool[pid] = aid
+
+    def account_for(self, partner_id: int, seller_id: int) -> int:
+        """The account the seller's points go to now (created if missing)."""
+        if self.partner_mode[partner_id] == "pooled":
+            aid = self.pool.get(partner_id)
+            if aid is None:
+                aid = self._create(Account(holder="partner", partner_id=partner_id))
+                self.pool[partner_id] = aid
+        else:
+            aid = self.own.get(seller_id)
+            if aid is None:
+                aid = self._create(Account(holder="seller", seller_id=seller_id))
+                self.own[seller_id] = aid
+        return aid
+
+    def _create(self, account: Account) -> int:
+        account.balance = 0
+        account.held = 0
+        self.session.add(account)
+        self.session.flush()
+        assert account.id is not None
+        return account.id
+
+
+def _parse(src: CsvInput, record: Record, look: _Lookups, today_: date) -> Row | list[RowError]:
+    width = check_width(src, record)
+    if width is not None:
+        return [width]
+    v = record.values
+    errors: list[RowError] = []
+
+    def err(column: str, reason: str) -> None:
+        errors.append(RowError(src.name, record.line, src.column_of(column), column, reason))
+
+    def parse(column: str, fn: Callable[[str], object]) -> object:
+        try:
+            return fn(v[column])
+        except F.FieldError as exc:
+            err(column, str(exc))
+            return None
+
+    contract_id = parse("contract_id", lambda t: F.parse_text(t, max_len=64))
+    code = parse("partner_code", lambda t: F.parse_code(t, what="partner code"))
+    email = parse("seller_email", F.parse_email)
+    start = parse("start_date", F.parse_date)
+    amount = parse("amount", lambda t: F.parse_amount(t, decimal_comma=src.delimiter == ";"))
+    product = parse("product", lambda t: F.parse_text(t, max_len=64))
+    status = v["status"].strip().lower()
+    if status not in STATUSES:
+        err("status", f"{v['status']!r} is not a status (registered, started or cancelled)")
+
+    partner = look.partners.get(code) if isinstance(code, str) else None
+    if isinstance(code, str):
+        if partner is None:
+            err("partner_code", f"unknown partner {code}")
+        elif partner[2] != "active":
+            err("partner_code", f"partner {code} is suspended")
+    seller = look.sellers.get(email) if isinstance(email, str) else None
+    if isinstance(email, str):
+        if seller is None:
+            err("seller_email", f"unknown seller {email}")
+        else:
+            if not seller[2]:
+                err("seller_email", f"seller {email} is inactive")
+            if partner is not None and seller[1] != partner[0]:
+                err(
+                    "seller_email",
+                    f"seller {email} belongs to partner {look.partner_code[seller[1]]}, not {code}",
+                )
+    if status == "started" and isinstance(start, date) and start > today_:
+        err("start_date", f"a started contract cannot start in the future ({start} > {today_})")
+    if errors:
+        return errors
+    assert partner is not None and seller is not None and isinstance(amount, Decimal)
+    return Row(
+        record=record,
+        contract_id=contract_id,
+        partner_id=partner[0],
+        seller_id=seller[0],
+        start_date=start,
+        amount_ore=int(amount * 100),
+        product=product,
+        status=status,
+    )
+
+
+def _describe(old, new: Row, look: _Lookups) -> str:
+    """What changed, in words, for the postings' memo."""
+    parts = []
+    if old.status != new.status:
+        parts.append(f"{old.status} -> {new.status}")
+    if old.amount_ore != new.amount_ore:
+        parts.append(f"amount {_sek(old.amount_ore)} -> {_sek(new.amount_ore)}")
+    if old.seller_id != new.seller_id:
+        parts.append(
+            f"seller {look.seller_email.get(old.seller_id)} -> {look.seller_email.get(new.seller_id)}"
+        )
+    if old.start_date != new.start_date:
+        parts.append(f"start {old.start_date} -> {new.start_date}")
+    if old.product != new.product:
+        parts.append(f"product {old.product} -> {new.product}")
+    return ", ".join(parts) or "rules"
+
+
+def import_contracts(
+    *,
+    session: Session,
+    src: CsvInput,
+    actor: str,
+    skip_invalid: bool,
+    on_reject: RejectSink | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    command: str = "contracts import",
+) -> BatchSummary:
+    today_ = today()
+    look = _Lookups(session)
+    earning = Earning.load(session)
+    # The batch row is written with the first change: an import that changes
+    # nothing writes nothing.
+    ledger = Ledger(session, actor=actor, batch_id=None, booking_date=today_)
+    summary = BatchSummary(
+        command,
+        src.name,
+        counts={"new": 0, "credited": 0, "reversed": 0, "corrected": 0, "updated": 0, "unchanged": 0},
+    )
+    counts = summary.counts
+    stamp = now()
+    seen: set[str] = set()
+    chunk: dict[str, Row] = {}
+
+    def reject(record: Record, errors: list[RowError]) -> None:
+        summary.reject(src, record, errors, on_reject)
+
+    def flush() -> None:
+        rows = list(chunk.values())
+        chunk.clear()
+        if not rows:
+            return
+        existing = {
+            r.contract_id: r
+            for r in session.exec(
+                _SELECT_EXISTING.where(CONTRACT.c.contract_id.in_([r.contract_id for r in rows]))
+            )
+        }
+        if summary.batch_id is None and any(
+            r.contract_id not in existing or _sig(existing[r.contract_id]) != r.signature() for r in rows
+        ):
+            summary.batch_id = ledger.batch_id = new_batch(
+                session, command=command, actor=actor, source=src.name
+            )
+        batch_id = summary.batch_id
+        new_rows: list[dict] = []
+        new_credits: list[tuple[int, Entry]] = []  # index in new_rows, entry sans contract_pk
+        changes: list[dict] = []
+        entries: list[Entry] = []
+        for row in rows:
+            old = existing.get(row.contract_id)
+            if row.status == "started":
+                account = look.account_for(row.partner_id, row.seller_id)
+                points = earning.points(row.amount_ore, row.start_date, row.product)
+                target = (account, row.seller_id, row.start_date)
+            else:
+                points, target = 0, (None, None, None)
+            if old is None:
+                counts["new"] += 1
+                new_rows.append(
+                    {
+                        "contract_id": row.contract_id,
+                        "partner_id": row.partner_id,
+                        "seller_id": row.seller_id,
+                        "start_date": row.start_date,
+                        "amount_ore": row.amount_ore,
+                        "product": row.product,
+                        "status": row.status,
+                        "revision": 1,
+                        "posted_account_id": target[0],
+                        "posted_seller_id": target[1],
+                        "posted_value_date": target[2],
+                        "posted_points": points,
+                        "last_batch_id": batch_id,
+                        "updated_at": stamp,
+                    }
+                )
+                if points:
+                    counts["credited"] += 1
+                    new_credits.append(
+                        (
+                            len(new_rows) - 1,
+                            Entry(
+                                idem_key=f"contract:{row.contract_id}:1:in",
+                                account_id=target[0],
+                                points=points,
+                                kind="contract",
+                                value_date=row.start_date,
+                                seller_id=row.seller_id,
+                                reference=row.contract_id,
+                                memo=f"{row.product} {_sek(row.amount_ore)} SEK",
+                            ),
+                        )
+                    )
+                continue
+            if _sig(old) == row.signature():
+                counts["unchanged"] += 1
+                continue
+            if row.again:
+                reject(
+                    row.record,
+                    [
+                        RowError(
+                            src.name,
+                            row.record.line,
+                            src.column_of("contract_id"),
+                            "contract_id",
+                            f"contract {row.contract_id} appears earlier in this file with other values",
+                        )
+                    ],
+                )
+                continue
+            revision = old.revision + 1
+            old_target = (old.posted_account_id, old.posted_seller_id, old.posted_value_date)
+            old_points = old.posted_points
+            why = _describe(old, row, look)
+            key = f"contract:{row.contract_id}:{revision}"
+            common = {"kind": "contract", "reference": row.contract_id, "contract_pk": old.id}
+            if old_target == target or not old_points or not points:
+                if points != old_points:
+                    # Same place (or only one side has points): post the difference.
+                    acc, sid, vdate = target if points else old_target
+                    entries.append(
+                        Entry(
+                            idem_key=f"{key}:delta",
+                            account_id=acc,
+                            points=points - old_points,
+                            value_date=vdate,
+                            seller_id=sid,
+                            memo=why,
+                            **common,
+                        )
+                    )
+            else:
+                entries.append(
+                    Entry(
+                        idem_key=f"{key}:out",
+                        account_id=old_target[0],
+                        points=-old_points,
+                        value_date=old_target[2],
+                        seller_id=old_target[1],
+                        memo=why,
+                        **common,
+                    )
+                )
+                entries.append(
+                    Entry(
+                        idem_key=f"{key}:in",
+                        account_id=target[0],
+                        points=points,
+                        value_date=target[2],
+                        seller_id=target[1],
+                        memo=why,
+                        **common,
+                    )
+                )
+            if not old_points and points:
+                counts["credited"] += 1
+            elif old_points and not points:
+                counts["reversed"] += 1
+            elif old_points and (points != old_points or old_target != target):
+                counts["corrected"] += 1
+            else:
+                counts["updated"] += 1
+            changes.append(
+                {
+                    "_pk": old.id,
+                    "partner_id": row.partner_id,
+                    "seller_id": row.seller_id,
+                    "start_date": row.start_date,
+                    "amount_ore": row.amount_ore,
+                    "product": row.product,
+                    "status": row.status,
+                    "revision": revision,
+                    "posted_account_id": target[0],
+                    "posted_seller_id": target[1],
+                    "posted_value_date": target[2],
+                    "posted_points": points,
+                    "last_batch_id": batch_id,
+                    "updated_at": stamp,
+                }
+            )
+        if new_rows:
+            ids = (
+                session.exec(
+                    insert(CONTRACT).returning(CONTRACT.c.id, sort_by_parameter_order=True),
+                    params=new_rows,
+                )
+                .scalars()
+                .all()
+            )
+            for index, entry in new_credits:
+                entries.append(Entry(**{**_entry_dict(entry), "contract_pk": ids[index]}))
+        if changes:
+            session.exec(
+                update(CONTRACT)
+                .where(CONTRACT.c.id == bindparam("_pk"))
+                .values({c: bindparam(c) for c in changes[0] if c != "_pk"}),
+                params=changes,
+            )
+        ledger.post_many(entries)
+
+    for record in src.records(REQUIRED):
+        summary.rows += 1
+        parsed = _parse(src, record, look, today_)
+        if isinstance(parsed, list):
+            reject(record, parsed)
+            continue
+        first = chunk.get(parsed.contract_id)
+        if first is not None:
+            if first.signature() != parsed.signature():
+                reject(
+                    record,
+                    [
+                        RowError(
+                            src.name,
+                            record.line,
+                            src.column_of("contract_id"),
+                            "contract_id",
+                            f"contract {parsed.contract_id} appears on line {first.record.line} "
+                            f"with other values",
+                        )
+                    ],
+                )
+            else:
+                counts["unchanged"] += 1
+            continue
+        if parsed.contract_id in seen:
+            parsed.again = True
+        else:
+            seen.add(parsed.contract_id)
+        chunk[parsed.contract_id] = parsed
+        if len(chunk) >= chunk_rows:
+            flush()
+    flush()
+    ledger.flush()
+    summary.start(src)
+    summary.points_posted = ledger.posted_points
+    _close_batch(session, summary, src)
+    if src.encoding_used == "cp1252" and not src.encoding:
+        summary.notes.append("the file is not UTF-8: read as Windows-1252 (Excel's ANSI CSV)")
+    return summary.finish(skip_invalid=skip_invalid)
+
+
+def _sig(old) -> tuple:
+    return (old.partner_id, old.seller_id, old.start_date, old.amount_ore, old.product, old.status)
+
+
+def _close_batch(session: Session, summary: BatchSummary, src: CsvInput) -> None:
+    """Record the file's digest and summary; note an identical earlier file."""
+    import json
+
+    earlier = (
+        session.exec(
+            select(Batch.id, Batch.started_at)
+            .where(Batch.source_sha256 == src.sha256, Batch.command == summary.command)
+            .order_by(Batch.id.desc())
+            .limit(1)
+        ).first()
+        if src.sha256
+        else None
+    )
+    if earlier is not None and not summary.changed:
+        summary.notes.append(
+            f"this file was imported before (batch {earlier.id}, {earlier.started_at:%Y-%m-%d %H:%M})"
+        )
+    if summary.batch_id is not None:
+        session.exec(
+            update(Batch)
+            .where(Batch.id == summary.batch_id)
+            .values(
+                source_sha256=src.sha256,
+                summary=json.dumps({k: v for k, v in summary.as_dict().items() if k != "errors"}),
+            )
+        )
+
+
+def _entry_dict(e: Entry) -> dict:
+    return {f: getattr(e, f) for f in Entry.__slots__}
+
+
+def show_contract(*, session: Session, contract_id: str) -> dict:
+    from sqlalchemy import func
+
+    from ..errors import NotFound
+    from ..models import Posting
+
+    c = session.exec(select(Contract).where(Contract.contract_id == contract_id.strip())).scalar()
+    if c is None:
+        raise NotFound(f"no contract {contract_id.strip()!r}")
+    partner = session.get(Partner, c.partner_id)
+    seller = session.get(Seller, c.seller_id)
+    postings = session.exec(
+        select(func.count(), func.coalesce(func.sum(Posting.points), 0)).where(Posting.contract_pk == c.id)
+    ).one()
+    return {
+        "contract_id": c.contract_id,
+        "partner": partner.code if partner else None,
+        "seller": seller.email if seller else None,
+        "start_date": c.start_date.isoformat(),
+        "amount_sek": _sek(c.amount_ore),
+        "product": c.product,
+        "status": c.status,
+        "revision": c.revision,
+        "points": c.posted_points,
+        "postings": int(postings[0]),
+        "net_posted": int(postings[1]),
+    }

@@ -1,0 +1,196 @@
+"""``db status`` and ``db check``: what the database is, and proof that it adds up.
+
+Each check returns a list of problems (plain strings that spell out the
+difference, e.g. "account a@b.se: cached 1200 != postings 1100"); an empty list
+means it passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, text
+from sqlmodel import Session
+
+from ..db import SCHEMA_HEAD, Database, display_url
+from ..models import Account, Batch, Contract, Partner, Posting, Seller
+from .earning import Earning
+
+MAX_PROBLEMS_PER_CHECK = 50
+
+
+@dataclass
+class CheckResult:
+    name: str
+    description: str
+    problems: list[str] = field(default_factory=list)
+    more: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, problem: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS_PER_CHECK:
+            self.problems.append(problem)
+        else:
+            self.more += 1
+
+    def as_dict(self) -> dict:
+        return {
+            "check": self.name,
+            "description": self.description,
+            "ok": self.ok,
+            "problems": self.problems,
+            "more_problems": self.more,
+        }
+
+
+def _account_names(session: Session) -> dict[int, str]:
+    rows = session.exec(
+        select(Account.id, Seller.email, Partner.code)
+        .outerjoin(Seller, Seller.id == Account.seller_id)
+        .outerjoin(Partner, Partner.id == Account.partner_id)
+    ).all()
+    return {aid: email or code for aid, email, code in rows}
+
+
+def _integrity(session: Session, r: CheckResult, db: Database) -> None:
+    if not db.is_sqlite:
+        return
+    for (msg,) in session.exec(text("PRAGMA integrity_check")).all():
+        if msg != "ok":
+            r.add(f"integrity_check: {msg}")
+    for row in session.exec(text("PRAGMA foreign_key_check")).all():
+        r.add(f"foreign_key_check: table {row[0]} row {row[1]} points to a missing {row[2]}")
+
+
+def _balances(session: Session, r: CheckResult) -> None:
+    names = _account_names(session)
+    sums = (
+        select(Posting.account_id, func.sum(Posting.points).label("total"))
+        .group_by(Posting.account_id)
+        .subquery()
+    )
+    rows = session.exec(
+        select(Account.id, Account.balance, func.coalesce(sums.c.total, 0))
+        .outerjoin(sums, sums.c.account_id == Account.id)
+        .where(Account.balance != func.coalesce(sums.c.total, 0))
+    ).all()
+    for aid, cached, total in rows:
+        r.add(f"account {names.get(aid, aid)}: cached {cached} != postings {total}")
+    orphans = session.exec(
+        select(func.count()).select_from(Posting).where(Posting.account_id.not_in(select(Account.id)))
+    ).scalar()
+    if orphans:
+        r.add(f"{orphans} postings name an account that does not exist")
+
+
+def _holds(session: Session, r: CheckResult) -> None:
+    # Redemptions do not exist yet: nothing may be held.
+    names = _account_names(session)
+    for aid, held in session.exec(select(Account.id, Account.held).where(Account.held != 0)).all():
+        r.add(f"account {names.get(aid, aid)}: held {held} != pending redemptions 0")
+    for aid, held, _bal in session.exec(
+        select(Account.id, Account.held, Account.balance).where(Account.held < 0)
+    ).all():
+        r.add(f"account {names.get(aid, aid)}: held {held} is negative")
+
+
+def _keys(session: Session, r: CheckResult) -> None:
+    rows = session.exec(
+        select(Posting.idem_key, func.count()).group_by(Posting.idem_key).having(func.count() > 1)
+    ).all()
+    for key, n in rows:
+        r.add(f"idempotency key {key!r} is used by {n} postings")
+
+
+def _contracts(session: Session, r: CheckResult) -> None:
+    """Replay the earning rules over every contract's current row."""
+    names = _account_names(session)
+    earning = Earning.load(session)
+    posted: dict[int, dict[int, int]] = {}
+    for cpk, aid, total in session.exec(
+        select(Posting.contract_pk, Posting.account_id, func.sum(Posting.points))
+        .where(Posting.contract_pk.is_not(None))
+        .group_by(Posting.contract_pk, Posting.account_id)
+        .having(func.sum(Posting.points) != 0)
+    ):
+        posted.setdefault(cpk, {})[aid] = int(total)
+    c = Contract.__table__.c
+    query = select(
+        c.id,
+        c.contract_id,
+        c.partner_id,
+        c.seller_id,
+        c.start_date,
+        c.amount_ore,
+        c.product,
+        c.status,
+        c.posted_account_id,
+        c.posted_points,
+    )
+    for row in session.exec(query).yield_per(5000):
+        expected = (
+            earning.points(row.amount_ore, row.start_date, row.product) if row.status == "started" else 0
+        )
+        actual = posted.pop(row.id, {})
+        if row.posted_points != expected:
+            r.add(
+                f"contract {row.contract_id}: earns {expected} by the rules in force on "
+                f"{row.start_date} != recorded {row.posted_points}"
+            )
+        want = {row.posted_account_id: row.posted_points} if row.posted_points else {}
+        if actual != want:
+            have = ", ".join(f"{names.get(a, a)} {p}" for a, p in sorted(actual.items())) or "none"
+            should = ", ".join(f"{names.get(a, a)} {p}" for a, p in want.items()) or "none"
+            r.add(f"contract {row.contract_id}: net postings {have} != expected {should}")
+    for cpk, accounts in posted.items():
+        r.add(f"postings name contract #{cpk}, which does not exist ({accounts})")
+
+
+CHECKS: list[tuple[str, str, Callable]] = [
+    ("integrity", "SQLite integrity_check and foreign_key_check", _integrity),
+    ("balances", "every cached balance equals the sum of its postings", _balances),
+    ("holds", "held points equal the pending redemptions", _holds),
+    ("idempotency", "every posting's idempotency key is unique", _keys),
+    ("contracts", "every contract's net points equal what the rules give for its current row", _contracts),
+]
+
+
+def check(*, session: Session, db: Database) -> list[CheckResult]:
+    results = []
+    for name, description, fn in CHECKS:
+        r = CheckResult(name, description)
+        if name == "integrity":
+            fn(session, r, db)
+        else:
+            fn(session, r)
+        results.append(r)
+    return results
+
+
+def status(*, session: Session, db: Database) -> dict:
+    def count(model) -> int:
+        return int(session.exec(select(func.count()).select_from(model)).scalar())
+
+    rev = session.exec(text("SELECT version_num FROM alembic_version")).scalar()
+    out = {
+        "database": display_url(db.url),
+        "backend": "sqlite" if db.is_sqlite else db.engine.dialect.name,
+        "schema": rev,
+        "schema_head": SCHEMA_HEAD,
+        "up_to_date": rev == SCHEMA_HEAD,
+        "partners": count(Partner),
+        "sellers": count(Seller),
+        "accounts": count(Account),
+        "contracts": count(Contract),
+        "postings": count(Posting),
+        "batches": count(Batch),
+    }
+    path = db.sqlite_path
+    if path is not None and path.exists():
+        out["size_bytes"] = path.stat().st_size
+        out["journal_mode"] = session.exec(text("PRAGMA journal_mode")).scalar()
+    return out

@@ -1,0 +1,165 @@
+"""Program rules: effective-dated versions, never edited.
+
+A rule version applies from its ``valid_from`` date until the next version of
+the same key.  Because points already earned must never change, a version may
+not start on or before the value date of any contract points already posted.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from ..clock import now
+from ..errors import NotFound, Refused, UsageProblem
+from ..models import Posting, RuleVersion
+
+EPOCH = date(1900, 1, 1)
+
+
+def _whole(text: str) -> int:
+    try:
+        value = int(text.strip().replace("_", ""))
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+    if value < 0:
+        raise ValueError("may not be negative")
+    return value
+
+
+def _sek(text: str) -> Decimal:
+    try:
+        value = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        raise ValueError("must be an amount in SEK, e.g. 0.10") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError("must be a non-negative amount in SEK")
+    if value != value.quantize(Decimal("0.0001")):
+        raise ValueError("has more than four decimals")
+    return value
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    default: str
+    parse: Callable[[str], object]
+    help: str
+
+
+RULES: dict[str, RuleSpec] = {
+    "points_per_1000_sek": RuleSpec("10", _whole, "points per 1 000 SEK financed"),
+    "points_per_contract": RuleSpec("100", _whole, "points per started contract"),
+    "point_value_sek": RuleSpec("0.10", _sek, "what one point is worth in SEK"),
+}
+
+
+def parse_value(key: str, value: str) -> object:
+    spec = RULES.get(key)
+    if spec is None:
+        raise NotFound(f"unknown rule {key!r}", hint="known rules: " + ", ".join(sorted(RULES)))
+    try:
+        return spec.parse(value)
+    except ValueError as exc:
+        raise UsageProblem(f"rule {key}: {value!r} {exc}") from None
+
+
+class RuleBook:
+    """All versions of all rules, loaded once per command."""
+
+    def __init__(self, versions: list[RuleVersion]) -> None:
+        self._by_key: dict[str, tuple[list[date], list[object], list[RuleVersion]]] = {}
+        grouped: dict[str, list[RuleVersion]] = {}
+        for v in sorted(versions, key=lambda v: (v.valid_from, v.created_at, v.id or 0)):
+            grouped.setdefault(v.key, []).append(v)
+        for key, vs in grouped.items():
+            # Several versions on one date: the last written wins.
+            dedup: dict[date, RuleVersion] = {}
+            for v in vs:
+                dedup[v.valid_from] = v
+            ordered = sorted(dedup.values(), key=lambda v: v.valid_from)
+            self._by_key[key] = (
+                [v.valid_from for v in ordered],
+                [parse_value(key, v.value) for v in ordered],
+                ordered,
+            )
+
+    def value(self, key: str, on: date) -> object:
+        entry = self._by_key.get(key)
+        if entry is not None:
+            dates, values, _ = entry
+            i = bisect.bisect_right(dates, on) - 1
+            if i >= 0:
+                return values[i]
+        return parse_value(key, RULES[key].default)
+
+    def version(self, key: str, on: date) -> RuleVersion | None:
+        entry = self._by_key.get(key)
+        if entry is None:
+            return None
+        dates, _, versions = entry
+        i = bisect.bisect_right(dates, on) - 1
+        return versions[i] if i >= 0 else None
+
+    def int(self, key: str, on: date) -> int:
+        value = self.value(key, on)
+        assert isinstance(value, int)
+        return value
+
+    def decimal(self, key: str, on: date) -> Decimal:
+        value = self.value(key, on)
+        assert isinstance(value, Decimal)
+        return value
+
+
+def load_rulebook(session: Session) -> RuleBook:
+    return RuleBook(list(session.exec(select(RuleVersion)).scalars()))
+
+
+def show_rules(*, session: Session, on: date) -> list[dict]:
+    book = load_rulebook(session)
+    rows = []
+    for key in RULES:
+        version = book.version(key, on)
+        rows.append(
+            {
+                "key": key,
+                "value": str(book.value(key, on)),
+                "valid_from": version.valid_from.isoformat() if version else None,
+                "source": "set" if version else "default",
+                "description": RULES[key].help,
+            }
+        )
+    return rows
+
+
+def set_rule(*, session: Session, key: str, value: str, valid_from: date, actor: str) -> dict:
+    """Add a rule version.  Returns what happened (``created`` or ``unchanged``)."""
+    parsed = parse_value(key, value)
+    book = load_rulebook(session)
+    current = book.version(key, valid_from)
+    if current is not None and current.valid_from == valid_from and book.value(key, valid_from) == parsed:
+        return {"key": key, "value": str(parsed), "valid_from": valid_from.isoformat(), "result": "unchanged"}
+    last_posted = session.exec(
+        select(func.max(Posting.value_date)).where(Posting.kind == "contract")
+    ).scalar()
+    if last_posted is not None and valid_from <= last_posted:
+        raise Refused(
+            f"rule {key} from {valid_from}: contract points are already posted with value dates "
+            f"up to {last_posted}, and a new version would change them",
+            hint=f"start it after {last_posted}; correct the past with `points adjust`",
+        )
+    session.add(RuleVersion(key=key, value=str(parsed), valid_from=valid_from, created_at=now(), actor=actor))
+    return {"key": key, "value": str(parsed), "valid_from": valid_from.isoformat(), "result": "created"}
+
+
+def rule_at(session: Session, key: str, on: date) -> object:
+    return load_rulebook(session).value(key, on)
+
+
+__all__ = ["EPOCH", "RULES", "RuleBook", "load_rulebook", "rule_at", "set_rule", "show_rules"]
