@@ -222,6 +222,9 @@ def run_import(
     except RowsRejected as exc:
         if writer is not None:
             writer.discard()
+        if fmt is not Format.table and exc.summary is not None:
+            exc.summary.dry_run = dry_run  # type: ignore[attr-defined]
+            render_one(exc.summary.as_dict(), fmt)  # type: ignore[attr-defined]
         for err in exc.errors:
             say(str(err))
         if exc.summary is not None and len(exc.errors) < exc.summary.rejected:
@@ -231,6 +234,7 @@ def run_import(
         if writer is not None:
             writer.discard()
         raise
+    summary.committed = not dry_run
     if writer is not None:
         writer.commit()
     print_summary(summary, fmt)
@@ -238,9 +242,20 @@ def run_import(
         raise typer.Exit(1)
 
 
+def _more(summary: BatchSummary) -> None:
+    from ..services.batch import MAX_LISTED_ERRORS
+
+    if len(summary.errors) >= MAX_LISTED_ERRORS:
+        say(
+            f"(only the first {MAX_LISTED_ERRORS} problems are listed; "
+            f"{summary.rejected} rows were rejected in all)"
+        )
+
+
 def print_summary(summary: BatchSummary, fmt: Format) -> None:
     for err in summary.errors:
         say(str(err))
+    _more(summary)
     if fmt is not Format.table:
         data = summary.as_dict()
         render_one(data, fmt)

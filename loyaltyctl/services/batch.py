@@ -39,6 +39,7 @@ class BatchSummary:
     encoding: str = "utf-8"
     delimiter: str = ","
     dry_run: bool = False
+    committed: bool = False
     batch_id: int | None = None
     ignored_columns: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
@@ -75,6 +76,7 @@ class BatchSummary:
             "rejected": self.rejected,
             "points_posted": self.points_posted,
             "dry_run": self.dry_run,
+            "committed": self.committed,
             "batch_id": self.batch_id,
             "ignored_columns": self.ignored_columns,
             "notes": self.notes,

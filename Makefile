@@ -1,0 +1,42 @@
+# loyaltyctl: `make demo` and `make test` do all set-up on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.PHONY: help install demo test lint format bench clean
+
+help:
+	@echo "make demo   build a program database from sample_data/ and show a short tour"
+	@echo "make test   run the test suite"
+	@echo "make lint   ruff check and format check"
+	@echo "make bench  run the benchmarks (slow; not part of make test)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "loyaltyctl needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	@PATH="$(CURDIR)/$(BIN):$$PATH" sh sample_data/demo.sh
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check loyaltyctl tests sample_data benchmarks
+	$(BIN)/ruff format --check loyaltyctl tests sample_data benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format loyaltyctl tests sample_data benchmarks
+	$(BIN)/ruff check --fix loyaltyctl tests sample_data benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .ruff_cache .hypothesis

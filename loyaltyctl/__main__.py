@@ -1,0 +1,3 @@
+from loyaltyctl.cli import main
+
+main()

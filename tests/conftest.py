@@ -1,0 +1,82 @@
+"""Shared fixtures.  No test can touch a real database: LOYALTYCTL_DB always
+points into the test's own tmp dir, and "today" is pinned."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from loyaltyctl.cli import app
+from loyaltyctl.db import Database, resolve_url
+
+TODAY = "2026-11-22"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    db_path = tmp_path / "loyalty.db"
+    monkeypatch.setenv("LOYALTYCTL_DB", str(db_path))
+    monkeypatch.setenv("LOYALTYCTL_TODAY", TODAY)
+    monkeypatch.setenv("LOYALTYCTL_ACTOR", "tester")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("LOYALTYCTL_DEBUG", raising=False)
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setenv("NO_COLOR", "1")
+    return db_path
+
+
+@pytest.fixture
+def db_path(_isolated: Path) -> Path:
+    return _isolated
+
+
+@pytest.fixture
+def db(db_path: Path) -> Iterator[Database]:
+    database = Database(resolve_url(str(db_path)))
+    database.ensure_schema()
+    yield database
+    database.dispose()
+
+
+class Cli:
+    """Runs loyaltyctl in-process (CliRunner), stdout and stderr kept apart."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | bytes | None = None, ok: bool | None = None):
+        result = self.runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        if ok is True:
+            assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
+        return result
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+def run_cli(*args: str, input: bytes | None = None, env: dict | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess:
+    """The real thing: a subprocess with real pipes."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "loyaltyctl", *args],
+        input=input,
+        capture_output=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture
+def sub():
+    return run_cli
