@@ -12,13 +12,18 @@ import os
 import sys
 from typing import Annotated
 
-import typer
-from typer.core import TyperGroup
+# Plain (not boxed) help and usage errors when nobody is watching a terminal:
+# cron mail and log files stay readable.  Must be decided before typer loads.
+if not (sys.stderr.isatty() and sys.stdout.isatty()):
+    os.environ.setdefault("TYPER_USE_RICH", "0")
 
-from .. import __version__
-from ..errors import EXIT_IO, LoyaltyError
-from . import campaigns, contracts, dbcmd, partners, points, rules, sellers
-from ._common import State
+import typer  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+from .. import __version__  # noqa: E402
+from ..errors import EXIT_IO, LoyaltyError  # noqa: E402
+from . import campaigns, contracts, dbcmd, partners, points, rules, sellers  # noqa: E402
+from ._common import State  # noqa: E402
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
