@@ -34,6 +34,13 @@ def import_(
     skip_invalid: SkipInvalidOpt = False,
     rejects: RejectsOpt = None,
     encoding: EncodingOpt = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Re-apply a file imported before even where later imports changed its contracts.",
+        ),
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Import contracts (upsert by contract_id) and post the points they earn.
@@ -54,6 +61,7 @@ def import_(
         fmt=fmt,
         service=svc.import_contracts,
         actor=st.who(),
+        force=force,
     )
 
 

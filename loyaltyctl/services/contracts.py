@@ -56,6 +56,7 @@ _SELECT_EXISTING = select(
     CONTRACT.c.posted_seller_id,
     CONTRACT.c.posted_value_date,
     CONTRACT.c.posted_points,
+    CONTRACT.c.last_batch_id,
 )
 
 
@@ -217,6 +218,7 @@ def import_contracts(
     on_reject: RejectSink | None = None,
     chunk_rows: int = CHUNK_ROWS,
     command: str = "contracts import",
+    force: bool = False,
 ) -> BatchSummary:
     today_ = today()
     look = _Lookups(session)
@@ -232,6 +234,8 @@ def import_contracts(
     counts = summary.counts
     stamp = now()
     seen: set[str] = set()
+    # batch id that last changed a contract -> contracts this import changes again
+    touched: dict[int, list[str]] = {}
     chunk: dict[str, Row] = {}
 
     def reject(record: Record, errors: list[RowError]) -> None:
@@ -323,6 +327,8 @@ def import_contracts(
                 )
                 continue
             revision = old.revision + 1
+            if old.last_batch_id is not None:
+                touched.setdefault(old.last_batch_id, []).append(row.contract_id)
             old_target = (old.posted_account_id, old.posted_seller_id, old.posted_value_date)
             old_points = old.posted_points
             why = _describe(old, row, look)
@@ -453,7 +459,7 @@ def import_contracts(
     ledger.flush()
     summary.start(src)
     summary.points_posted = ledger.posted_points
-    _close_batch(session, summary, src)
+    _close_batch(session, summary, src, touched=touched, force=force)
     if src.encoding_used == "cp1252" and not src.encoding:
         summary.notes.append("the file is not UTF-8: read as Windows-1252 (Excel's ANSI CSV)")
     return summary.finish(skip_invalid=skip_invalid)
@@ -463,8 +469,16 @@ def _sig(old) -> tuple:
     return (old.partner_id, old.seller_id, old.start_date, old.amount_ore, old.product, old.status)
 
 
-def _close_batch(session: Session, summary: BatchSummary, src: CsvInput) -> None:
-    """Record the file's digest and summary; note an identical earlier file."""
+def _close_batch(
+    session: Session, summary: BatchSummary, src: CsvInput, *, touched: dict[int, list[str]], force: bool
+) -> None:
+    """Record the file's digest and summary; note an identical earlier file.
+
+    Re-running a file imported before is harmless, but only while nothing
+    newer came in: if it would change contracts that a *later* batch changed
+    (a cancellation that came after it, say), it would turn the clock back.
+    That is refused unless ``force``.
+    """
     import json
 
     earlier = (
@@ -477,6 +491,18 @@ def _close_batch(session: Session, summary: BatchSummary, src: CsvInput) -> None
         if src.sha256
         else None
     )
+    if earlier is not None and summary.changed and not force:
+        later = sorted(cid for bid, cids in touched.items() if bid > earlier.id for cid in cids)
+        if later:
+            from ..errors import Refused
+
+            shown = ", ".join(later[:5]) + (f" and {len(later) - 5} more" if len(later) > 5 else "")
+            raise Refused(
+                f"{src.name} was imported before (batch {earlier.id}, {earlier.started_at:%Y-%m-%d %H:%M}); "
+                f"since then later imports changed {len(later)} of its contracts ({shown}), "
+                "and importing it again would undo those changes; nothing was written",
+                hint="import the newest file instead, or pass --force to re-apply this one",
+            )
     if earlier is not None and not summary.changed:
         summary.notes.append(
             f"this file was imported before (batch {earlier.id}, {earlier.started_at:%Y-%m-%d %H:%M})"

@@ -104,12 +104,16 @@ def balances(*, session: Session, ref: str | None, on: date | None) -> list[dict
 
 
 def history(*, session: Session, ref: str, date_from: date | None, date_to: date | None) -> list[dict]:
+    """Postings by booking date with a running balance.  A seller's email names
+    their account; a partner code names every account the partner's points are
+    in (its pool, or its sellers' accounts in individual mode)."""
     holder = resolve(session, ref)
-    acc = holder_account(session, holder)
+    accounts = {r.id: (r.email if r.holder == "seller" else r.code) for r in _accounts_of(session, holder)}
+    ids = list(accounts)
     query = (
         select(Posting, Seller.email)
         .outerjoin(Seller, Seller.id == Posting.seller_id)
-        .where(Posting.account_id == acc.id)
+        .where(Posting.account_id.in_(ids))
     )
     if date_from:
         query = query.where(Posting.booking_date >= date_from)
@@ -120,7 +124,7 @@ def history(*, session: Session, ref: str, date_from: date | None, date_to: date
         opening = int(
             session.exec(
                 select(func.coalesce(func.sum(Posting.points), 0)).where(
-                    Posting.account_id == acc.id, Posting.booking_date < date_from
+                    Posting.account_id.in_(ids), Posting.booking_date < date_from
                 )
             ).scalar()
         )
@@ -131,6 +135,7 @@ def history(*, session: Session, ref: str, date_from: date | None, date_to: date
             {
                 "booking_date": p.booking_date.isoformat(),
                 "value_date": p.value_date.isoformat(),
+                "account": accounts[p.account_id],
                 "kind": p.kind,
                 "reference": p.reference,
                 "seller": email,
