@@ -216,12 +216,15 @@ class Database:
                     f"{SCHEMA_HEAD}",
                     hint="back it up (`loyaltyctl db backup`), then run `loyaltyctl db upgrade`",
                 )
-            raise DatabaseProblem(
-                f"database {display_url(self.url)} is at schema {rev}, newer than this "
-                f"loyaltyctl knows ({SCHEMA_HEAD})",
-                hint="upgrade loyaltyctl",
-            )
+            raise self._newer(rev)
         self._checked = True
+
+    def _newer(self, rev: str) -> DatabaseProblem:
+        return DatabaseProblem(
+            f"database {display_url(self.url)} is at schema {rev}, newer than this "
+            f"loyaltyctl knows ({SCHEMA_HEAD})",
+            hint="upgrade loyaltyctl",
+        )
 
     def upgrade(self) -> tuple[str | None, str]:
         """Run pending migrations in one immediate transaction.  Returns (from, to)."""
@@ -237,6 +240,8 @@ class Database:
                 if "alembic_version" in inspect(conn).get_table_names():
                     row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
                     before = row[0] if row else None
+                if before is not None and before not in _known_revisions():
+                    raise self._newer(before)
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         self._checked = True

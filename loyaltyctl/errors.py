@@ -109,7 +109,8 @@ class RowsRejected(InvalidInput):
     """An all-or-nothing batch met invalid rows: nothing was written."""
 
     def __init__(self, errors: list[RowError], summary: object | None = None) -> None:
-        n = len(errors)
+        rows = getattr(summary, "rejected", None)
+        n = rows if isinstance(rows, int) and rows else len({(e.source, e.line) for e in errors})
         super().__init__(
             f"{n} invalid row{'s' if n != 1 else ''}: nothing was written",
             hint="fix the rows, or pass --skip-invalid --rejects FILE to apply the valid ones",

@@ -7,8 +7,8 @@ import re
 
 import pytest
 import typer
-
 from conftest import ROOT
+
 from loyaltyctl.cli import app
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -77,6 +77,7 @@ def import_(
         rejects=rejects,
         fmt=fmt,
         service=svc.import_partners,
+        actor=state(ctx).who(),
     )
 
 

@@ -107,7 +107,8 @@ def history(
     render(rows, fmt, title=f"History of {who}")
 
 
-@app.command()
+# ignore_unknown_options: a negative POINTS ("-200") is an argument, not an option.
+@app.command(context_settings={"ignore_unknown_options": True})
 def adjust(
     ctx: typer.Context,
     who: Annotated[str, typer.Argument(help="Seller email or partner code.")],

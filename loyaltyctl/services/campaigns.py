@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from ..clock import now
 from ..errors import Refused, UsageProblem
-from ..models import Campaign, Contract
+from ..models import Campaign, Contract, Posting
 
 MAX_MULTIPLIER = Decimal(10)
 
@@ -76,19 +76,22 @@ def add_campaign(
             hint="campaigns are not edited once created; give the new one another name",
         )
 
-    # A campaign must not change points already earned.
-    earned = select(func.count(), func.max(Contract.posted_value_date)).where(
-        Contract.posted_points > 0,
-        Contract.posted_value_date >= valid_from,
-        Contract.posted_value_date <= valid_to,
+    # A campaign must not change points already earned: the same test as for
+    # rules, limited to the campaign's period (and product).
+    earned = select(func.count(), func.max(Posting.value_date)).where(
+        Posting.kind == "contract",
+        Posting.value_date >= valid_from,
+        Posting.value_date <= valid_to,
     )
     if product is not None:
-        earned = earned.where(func.lower(Contract.product) == product.lower())
+        earned = earned.join(Contract, Contract.id == Posting.contract_pk).where(
+            func.lower(Contract.product) == product.lower()
+        )
     count, last = session.exec(earned).one()
     if count:
         raise Refused(
-            f"campaign {name!r}: {count} contract(s) with start dates in {valid_from}..{valid_to} "
-            f"have already earned points (the latest on {last}); a campaign may not change them",
+            f"campaign {name!r}: contract points are already posted with value dates in "
+            f"{valid_from}..{valid_to} (the latest {last}); a campaign may not change earned points",
             hint=f"let it start after {last}; reward the past with `points adjust`",
         )
     campaign = Campaign(

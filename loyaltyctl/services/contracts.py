@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlmodel import Session
 
 from ..clock import now, today
@@ -71,6 +71,9 @@ class Row:
     product: str
     status: str
     again: bool = False  # the id appeared in an earlier chunk of this file
+    # Why this row may not credit points (an inactive seller, a suspended partner):
+    # such a row may still leave its contract unchanged or take points back.
+    blocked: RowError | None = None
 
     def signature(self) -> tuple:
         return (self.partner_id, self.seller_id, self.start_date, self.amount_ore, self.product, self.status)
@@ -160,15 +163,11 @@ def _parse(src: CsvInput, record: Record, look: _Lookups, today_: date) -> Row |
     if isinstance(code, str):
         if partner is None:
             err("partner_code", f"unknown partner {code}")
-        elif partner[2] != "active":
-            err("partner_code", f"partner {code} is suspended")
     seller = look.sellers.get(email) if isinstance(email, str) else None
     if isinstance(email, str):
         if seller is None:
             err("seller_email", f"unknown seller {email}")
         else:
-            if not seller[2]:
-                err("seller_email", f"seller {email} is inactive")
             if partner is not None and seller[1] != partner[0]:
                 err(
                     "seller_email",
@@ -179,7 +178,25 @@ def _parse(src: CsvInput, record: Record, look: _Lookups, today_: date) -> Row |
     if errors:
         return errors
     assert partner is not None and seller is not None and isinstance(amount, Decimal)
+    blocked = None
+    if partner[2] != "active":
+        blocked = RowError(
+            src.name,
+            record.line,
+            src.column_of("partner_code"),
+            "partner_code",
+            f"partner {code} is suspended",
+        )
+    elif not seller[2]:
+        blocked = RowError(
+            src.name,
+            record.line,
+            src.column_of("seller_email"),
+            "seller_email",
+            f"seller {email} is inactive",
+        )
     return Row(
+        blocked=blocked,
         record=record,
         contract_id=contract_id,
         partner_id=partner[0],
@@ -233,7 +250,7 @@ def import_contracts(
     )
     counts = summary.counts
     stamp = now()
-    seen: set[str] = set()
+    seen = _SeenIds(session)
     # batch id that last changed a contract -> contracts this import changes again
     touched: dict[int, list[str]] = {}
     chunk: dict[str, Row] = {}
@@ -246,6 +263,11 @@ def import_contracts(
         chunk.clear()
         if not rows:
             return
+        ids = [r.contract_id for r in rows]
+        again = seen.before(ids)
+        for r in rows:
+            r.again = r.contract_id in again
+        seen.add([i for i in ids if i not in again])
         existing = {
             r.contract_id: r
             for r in session.exec(
@@ -271,6 +293,21 @@ def import_contracts(
                 target = (account, row.seller_id, row.start_date)
             else:
                 points, target = 0, (None, None, None)
+            if row.blocked is not None and (
+                old is None
+                or (
+                    _sig(old) != row.signature()
+                    and points > 0
+                    and (
+                        points > old.posted_points
+                        or target != (old.posted_account_id, old.posted_seller_id, old.posted_value_date)
+                    )
+                )
+            ):
+                # New contracts and new points need an active seller and partner;
+                # unchanged rows and cancellations still go through.
+                reject(row.record, [row.blocked])
+                continue
             if old is None:
                 counts["new"] += 1
                 new_rows.append(
@@ -448,10 +485,6 @@ def import_contracts(
             else:
                 counts["unchanged"] += 1
             continue
-        if parsed.contract_id in seen:
-            parsed.again = True
-        else:
-            seen.add(parsed.contract_id)
         chunk[parsed.contract_id] = parsed
         if len(chunk) >= chunk_rows:
             flush()
@@ -463,6 +496,31 @@ def import_contracts(
     if src.encoding_used == "cp1252" and not src.encoding:
         summary.notes.append("the file is not UTF-8: read as Windows-1252 (Excel's ANSI CSV)")
     return summary.finish(skip_invalid=skip_invalid)
+
+
+class _SeenIds:
+    """Contract ids met earlier in this file, for the duplicate check across
+    chunks.  Kept in a temporary table, so memory stays flat however long the
+    file is, and the program database is not written."""
+
+    TABLE = "loyaltyctl_import_seen"
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        session.exec(
+            text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.TABLE} (contract_id VARCHAR(64) PRIMARY KEY)")
+        )
+        session.exec(text(f"DELETE FROM {self.TABLE}"))
+        self._select = text(f"SELECT contract_id FROM {self.TABLE} WHERE contract_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
+        self._insert = text(f"INSERT INTO {self.TABLE} (contract_id) VALUES (:id)")
+
+    def before(self, ids: list[str]) -> set[str]:
+        return set(self.session.exec(self._select, params={"ids": ids}).scalars())
+
+    def add(self, ids: list[str]) -> None:
+        self.session.exec(self._insert, params=[{"id": i} for i in ids])
 
 
 def _sig(old) -> tuple:
@@ -549,3 +607,71 @@ def show_contract(*, session: Session, contract_id: str) -> dict:
         "postings": int(postings[0]),
         "net_posted": int(postings[1]),
     }
+
+
+def reroute_partner(*, session: Session, partner_id: int, actor: str) -> int:
+    """After a partner's mode changed: move each earning contract's points to the
+    account the new mode routes them to (the partner's pool, or the seller's own
+    account), as a reversal and a credit like any other change, so the one rule
+    keeps holding.  Returns how many contracts moved."""
+    look = _Lookups(session)
+    mode = look.partner_mode[partner_id]
+    c = CONTRACT.c
+    rows = session.exec(
+        select(
+            c.id,
+            c.contract_id,
+            c.revision,
+            c.posted_account_id,
+            c.posted_seller_id,
+            c.posted_value_date,
+            c.posted_points,
+        )
+        .where(c.partner_id == partner_id, c.posted_points != 0)
+        .order_by(c.id)
+    ).all()
+    ledger = Ledger(session, actor=actor)
+    entries: list[Entry] = []
+    changes: list[dict] = []
+    for row in rows:
+        account = look.account_for(partner_id, row.posted_seller_id)
+        if account == row.posted_account_id:
+            continue
+        if ledger.batch_id is None:
+            ledger.batch_id = new_batch(session, command="partners mode change", actor=actor)
+        revision = row.revision + 1
+        key = f"contract:{row.contract_id}:{revision}"
+        memo = f"partner now {mode}: points move to the {'pool' if mode == 'pooled' else 'seller'}"
+        common = {
+            "kind": "contract",
+            "reference": row.contract_id,
+            "contract_pk": row.id,
+            "value_date": row.posted_value_date,
+            "seller_id": row.posted_seller_id,
+            "memo": memo,
+        }
+        entries.append(
+            Entry(
+                idem_key=f"{key}:out", account_id=row.posted_account_id, points=-row.posted_points, **common
+            )
+        )
+        entries.append(Entry(idem_key=f"{key}:in", account_id=account, points=row.posted_points, **common))
+        changes.append(
+            {
+                "_pk": row.id,
+                "revision": revision,
+                "posted_account_id": account,
+                "last_batch_id": ledger.batch_id,
+                "updated_at": now(),
+            }
+        )
+    if changes:
+        session.exec(
+            update(CONTRACT)
+            .where(CONTRACT.c.id == bindparam("_pk"))
+            .values({k: bindparam(k) for k in changes[0] if k != "_pk"}),
+            params=changes,
+        )
+    ledger.post_many(entries)
+    ledger.flush()
+    return len(changes)

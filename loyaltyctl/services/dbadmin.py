@@ -90,7 +90,7 @@ def _balances(session: Session, r: CheckResult) -> None:
 def _holds(session: Session, r: CheckResult) -> None:
     # Redemptions do not exist yet: nothing may be held.
     names = _account_names(session)
-    for aid, held in session.exec(select(Account.id, Account.held).where(Account.held != 0)).all():
+    for aid, held in session.exec(select(Account.id, Account.held).where(Account.held > 0)).all():
         r.add(f"account {names.get(aid, aid)}: held {held} != pending redemptions 0")
     for aid, held, _bal in session.exec(
         select(Account.id, Account.held, Account.balance).where(Account.held < 0)
@@ -118,6 +118,14 @@ def _contracts(session: Session, r: CheckResult) -> None:
         .having(func.sum(Posting.points) != 0)
     ):
         posted.setdefault(cpk, {})[aid] = int(total)
+    modes = dict(session.exec(select(Partner.id, Partner.mode)).all())
+    pool: dict[int, int] = {}
+    own: dict[int, int] = {}
+    for aid, sid, pid in session.exec(select(Account.id, Account.seller_id, Account.partner_id)).all():
+        if sid is not None:
+            own[sid] = aid
+        else:
+            pool[pid] = aid
     c = Contract.__table__.c
     query = select(
         c.id,
@@ -129,6 +137,8 @@ def _contracts(session: Session, r: CheckResult) -> None:
         c.product,
         c.status,
         c.posted_account_id,
+        c.posted_seller_id,
+        c.posted_value_date,
         c.posted_points,
     )
     for row in session.exec(query).yield_per(5000):
@@ -146,6 +156,18 @@ def _contracts(session: Session, r: CheckResult) -> None:
             have = ", ".join(f"{names.get(a, a)} {p}" for a, p in sorted(actual.items())) or "none"
             should = ", ".join(f"{names.get(a, a)} {p}" for a, p in want.items()) or "none"
             r.add(f"contract {row.contract_id}: net postings {have} != expected {should}")
+        if row.posted_points:
+            routed = (
+                pool.get(row.partner_id) if modes.get(row.partner_id) == "pooled" else own.get(row.seller_id)
+            )
+            where = (row.posted_account_id, row.posted_seller_id, row.posted_value_date)
+            if where != (routed, row.seller_id, row.start_date):
+                r.add(
+                    f"contract {row.contract_id}: points are in {names.get(row.posted_account_id)} "
+                    f"(seller #{row.posted_seller_id}, valued {row.posted_value_date}), but its current "
+                    f"row routes them to {names.get(routed) if routed else 'no account'} "
+                    f"(seller #{row.seller_id}, valued {row.start_date})"
+                )
     for cpk, accounts in posted.items():
         r.add(f"postings name contract #{cpk}, which does not exist ({accounts})")
 

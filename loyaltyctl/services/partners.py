@@ -48,6 +48,9 @@ PARSERS = {
     "email": _optional_email,
 }
 DEFAULTS: dict[str, object] = {"mode": "individual", "consent": False, "email": None}
+# In a file, a left-out or blank optional column keeps an existing partner's
+# value (and takes the default for a new one).
+KEEP = object()
 
 
 def validate(p: PartnerIn) -> PartnerIn:
@@ -72,7 +75,22 @@ def _active_sellers(session: Session, partner: Partner) -> int:
     ).scalar()
 
 
-def _apply(session: Session, p: PartnerIn) -> tuple[str, Partner, str | None]:
+def _complete(session: Session, p: PartnerIn) -> PartnerIn:
+    """Fill the columns a file left out: from the stored partner, else defaults."""
+    if KEEP not in (p.mode, p.consent, p.email):
+        return p
+    stored = session.exec(select(Partner).where(Partner.code == p.code)).scalar()
+    base = public(stored) if stored is not None else DEFAULTS
+    return PartnerIn(
+        code=p.code,
+        name=p.name,
+        mode=base["mode"] if p.mode is KEEP else p.mode,
+        consent=base["consent"] if p.consent is KEEP else p.consent,
+        email=base["email"] if p.email is KEEP else p.email,
+    )
+
+
+def _apply(session: Session, p: PartnerIn, actor: str = "loyaltyctl") -> tuple[str, Partner, str | None]:
     """Create or update a partner.  Returns (outcome, partner, refusal reason)."""
     partner = session.exec(select(Partner).where(Partner.code == p.code)).scalar()
     if partner is None:
@@ -106,7 +124,11 @@ def _apply(session: Session, p: PartnerIn) -> tuple[str, Partner, str | None]:
     session.add(partner)
     session.flush()
     if mode_changed:
+        from .contracts import reroute_partner
+
         _open_accounts_for_mode(session, partner)
+        assert partner.id is not None
+        reroute_partner(session=session, partner_id=partner.id, actor=actor)
     return "updated", partner, None
 
 
@@ -139,15 +161,23 @@ def enroll(*, session: Session, partner_in: PartnerIn) -> dict:
 
 
 def import_partners(
-    *, session: Session, src: CsvInput, skip_invalid: bool, on_reject: RejectSink | None = None
+    *,
+    session: Session,
+    src: CsvInput,
+    skip_invalid: bool,
+    on_reject: RejectSink | None = None,
+    actor: str | None = None,
 ) -> BatchSummary:
+    from ..clock import default_actor
+
+    actor = actor or default_actor()
     summary = BatchSummary("partners import", src.name, counts={"new": 0, "updated": 0, "unchanged": 0})
     seen: dict[str, tuple] = {}
     for record in src.records(REQUIRED, OPTIONAL):
         summary.rows += 1
         try:
-            row = parse_row(src, record, PARSERS, DEFAULTS)
-            p = PartnerIn(**row)
+            row = parse_row(src, record, PARSERS, dict.fromkeys(OPTIONAL, KEEP))
+            p = _complete(session, PartnerIn(**row))
             key = (p.name, p.mode, p.consent, p.email)
             if p.code in seen and seen[p.code] != key:
                 raise RowProblems(
@@ -161,7 +191,7 @@ def import_partners(
                     ]
                 )
             seen[p.code] = key
-            outcome, _, refusal = _apply(session, p)
+            outcome, _, refusal = _apply(session, p, actor)
             if refusal:
                 raise RowProblems([field_error(src, record, "consent", refusal)])
         except RowProblems as problems:

@@ -169,11 +169,14 @@ def adjust(
         key = f"adjust:{holder.ref}:{day}:{digest}"
     if len(key) > 200:
         raise UsageProblem("--ref is too long (at most 190 characters)")
-    found = session.exec(select(Posting.account_id, Posting.points).where(Posting.idem_key == key)).first()
+    found = session.exec(
+        select(Posting.account_id, Posting.points, Posting.memo).where(Posting.idem_key == key)
+    ).first()
     if found is not None:
-        if tuple(found) != (acc.id, points):
+        if tuple(found) != (acc.id, points, reason):
             raise Refused(
-                f"adjustment {reference!r} exists with other values ({found.points} points)",
+                f"adjustment {key[len('adjust:') :]!r} exists with other values "
+                f"({found.points} points, reason {found.memo!r})",
                 hint="give this adjustment its own --ref",
             )
         return {
