@@ -273,3 +273,14 @@ def print_summary(summary: BatchSummary, fmt: Format) -> None:
         say("note: ignored columns: " + ", ".join(summary.ignored_columns))
     if not summary.changed and not summary.rejected and summary.rows:
         say("nothing changed: every row matches the database")
+
+
+def report_change(result: dict, fmt: Format, *, noun: str, key: str, created: str) -> None:
+    """Print the outcome of a single create/update command: JSON/CSV as is, or a
+    line on stderr ("partner ACME: enrolled") and the record as a table."""
+    if fmt is not Format.table:
+        render_one(result, fmt)
+        return
+    word = {"new": created, "unchanged": "unchanged (already so)", "updated": "updated"}
+    say(f"{noun} {result[key]}: {word.get(result['result'], result['result'])}")
+    render_one({k: v for k, v in result.items() if k != "result"}, fmt)

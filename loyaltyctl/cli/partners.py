@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
-from ..output import Format, render, render_one, say
+from ..output import Format, render, render_one
 from ._common import (
     DryRunOpt,
     EncodingOpt,
     FormatOpt,
     RejectsOpt,
     SkipInvalidOpt,
+    report_change,
     run_import,
     state,
 )
@@ -122,9 +123,4 @@ def _status(ctx: typer.Context, code: str, status: str, fmt: Format) -> None:
 
 
 def _said(result: dict, fmt: Format) -> None:
-    if fmt is not Format.table:
-        render_one(result, fmt)
-        return
-    word = {"new": "enrolled", "unchanged": "unchanged (already so)", "updated": "updated"}
-    say(f"partner {result['code']}: {word.get(result['result'], result['result'])}")
-    render_one({k: v for k, v in result.items() if k != "result"}, fmt)
+    report_change(result, fmt, noun="partner", key="code", created="enrolled")

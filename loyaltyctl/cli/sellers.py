@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..output import Format, render, render_one, say
+from ..output import Format, render
 from ._common import (
     DryRunOpt,
     EncodingOpt,
@@ -14,6 +14,7 @@ from ._common import (
     RejectsOpt,
     SkipInvalidOpt,
     parse_date_opt,
+    report_change,
     run_import,
     state,
 )
@@ -110,9 +111,4 @@ def _active(ctx: typer.Context, email: str, active: bool, fmt: Format) -> None:
 
 
 def _said(result: dict, fmt: Format) -> None:
-    if fmt is not Format.table:
-        render_one(result, fmt)
-        return
-    word = {"new": "added", "unchanged": "unchanged (already so)", "updated": "updated"}
-    say(f"seller {result['email']}: {word.get(result['result'], result['result'])}")
-    render_one({k: v for k, v in result.items() if k != "result"}, fmt)
+    report_change(result, fmt, noun="seller", key="email", created="added")

@@ -451,13 +451,7 @@ def import_contracts(
                 for index, entry in new_credits:
                     pk = ids[new_rows[index]["contract_id"]]
                     entries.append(Entry(**{**_entry_dict(entry), "contract_pk": pk}))
-        if changes:
-            session.exec(
-                update(CONTRACT)
-                .where(CONTRACT.c.id == bindparam("_pk"))
-                .values({c: bindparam(c) for c in changes[0] if c != "_pk"}),
-                params=changes,
-            )
+        _update_contracts(session, changes)
         ledger.post_many(entries)
 
     for record in src.records(REQUIRED):
@@ -521,6 +515,17 @@ class _SeenIds:
 
     def add(self, ids: list[str]) -> None:
         self.session.exec(self._insert, params=[{"id": i} for i in ids])
+
+
+def _update_contracts(session: Session, changes: list[dict]) -> None:
+    """One executemany UPDATE by primary key (``_pk``) for a list of changes."""
+    if changes:
+        session.exec(
+            update(CONTRACT)
+            .where(CONTRACT.c.id == bindparam("_pk"))
+            .values({k: bindparam(k) for k in changes[0] if k != "_pk"}),
+            params=changes,
+        )
 
 
 def _sig(old) -> tuple:
@@ -665,13 +670,7 @@ def reroute_partner(*, session: Session, partner_id: int, actor: str) -> int:
                 "updated_at": now(),
             }
         )
-    if changes:
-        session.exec(
-            update(CONTRACT)
-            .where(CONTRACT.c.id == bindparam("_pk"))
-            .values({k: bindparam(k) for k in changes[0] if k != "_pk"}),
-            params=changes,
-        )
+    _update_contracts(session, changes)
     ledger.post_many(entries)
     ledger.flush()
     return len(changes)
