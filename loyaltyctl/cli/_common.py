@@ -162,8 +162,9 @@ class RejectsWriter:
 
 @contextmanager
 def progress_for(name: str, size: int | None):
-    """A progress callback (bytes read); a bar only when stderr is a terminal."""
-    if not is_terminal(sys.stderr):
+    """A progress callback (bytes read); a bar only when a person is watching:
+    stdin, stdout and stderr all terminals (never under cron or in a pipe)."""
+    if not (is_terminal(sys.stderr) and is_terminal(sys.stdout) and _stdin_is_terminal()):
         yield None
         return
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
@@ -178,6 +179,13 @@ def progress_for(name: str, size: int | None):
     ) as bar:
         task = bar.add_task(f"reading {name}", total=size)
         yield lambda n: bar.update(task, completed=n)
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _stderr_console():
