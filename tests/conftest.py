@@ -63,8 +63,9 @@ def cli() -> Cli:
     return Cli()
 
 
-def run_cli(*args: str, input: bytes | None = None, env: dict | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, input: bytes | None = None, env: dict | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """The real thing: a subprocess with real pipes."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(

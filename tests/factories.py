@@ -12,18 +12,26 @@ from loyaltyctl.services import contracts, partners, sellers
 HEADER = "contract_id,partner_code,seller_email,start_date,amount,product,status\n"
 
 
-def enroll(db: Database, code: str, *, mode: str = "individual", consent: bool = True,
-           name: str | None = None) -> None:
+def enroll(
+    db: Database, code: str, *, mode: str = "individual", consent: bool = True, name: str | None = None
+) -> None:
     with db.session(write=True) as s:
-        partners.enroll(session=s, partner_in=partners.PartnerIn(
-            code=code, name=name or f"Partner {code}", mode=mode, consent=consent))
+        partners.enroll(
+            session=s,
+            partner_in=partners.PartnerIn(
+                code=code, name=name or f"Partner {code}", mode=mode, consent=consent
+            ),
+        )
 
 
 def add_seller(db: Database, email: str, partner: str, *, enrolled_on: date | None = None) -> None:
     with db.session(write=True) as s:
-        sellers.add(session=s, seller_in=sellers.SellerIn(
-            email=email, name=email.split("@")[0].title(), partner_code=partner,
-            enrolled_on=enrolled_on))
+        sellers.add(
+            session=s,
+            seller_in=sellers.SellerIn(
+                email=email, name=email.split("@")[0].title(), partner_code=partner, enrolled_on=enrolled_on
+            ),
+        )
 
 
 def csv_input(text: str | bytes, name: str = "contracts.csv", encoding: str | None = None) -> CsvInput:
@@ -31,12 +39,14 @@ def csv_input(text: str | bytes, name: str = "contracts.csv", encoding: str | No
     return CsvInput(stream=io.BytesIO(data), name=name, encoding=encoding)
 
 
-def import_contracts(db: Database, rows: str, *, header: str = HEADER, skip_invalid: bool = False,
-                     dry_run: bool = False):
+def import_contracts(
+    db: Database, rows: str, *, header: str = HEADER, skip_invalid: bool = False, dry_run: bool = False
+):
     """Import CSV text (rows without header unless header='') and return the summary."""
     with db.session(write=True, dry_run=dry_run) as s:
-        return contracts.import_contracts(session=s, src=csv_input(header + rows), actor="tester",
-                                          skip_invalid=skip_invalid)
+        return contracts.import_contracts(
+            session=s, src=csv_input(header + rows), actor="tester", skip_invalid=skip_invalid
+        )
 
 
 def small_program(db: Database) -> None:

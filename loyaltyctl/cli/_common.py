@@ -109,42 +109,47 @@ def open_input(path: str) -> Iterator[tuple[BinaryIO, str, int | None]]:
 
 
 class RejectsWriter:
-    """Rejected rows with their reasons, as CSV that can be fixed and re-imported
-    (the extra ``error`` column is ignored by the import).  Written to a temp
-    file and renamed into place, so a crash never leaves half a file."""
+    """Rejected rows with their reasons, as CSV that can be fixed and imported
+    again: the original header and delimiter, plus an ``error`` column (which the
+    import ignores).  Written to a private temp file (0600) and renamed into
+    place, so a crash never leaves half a file; a run that rejects nothing
+    leaves a header-only file, so no stale rejects from an earlier run remain."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._tmp = None
+        self._tmp: tuple | None = None
         self._writer = None
+        self._width = 0
         self.count = 0
 
-    def __call__(self, src: CsvInput, record: Record, errors: list[RowError]) -> None:
+    def _open(self, src: CsvInput) -> None:
         import csv
 
+        directory = self.path.parent if str(self.path.parent) else Path(".")
+        try:
+            fd, name = tempfile.mkstemp(prefix=".rejects-", dir=directory)
+        except OSError as exc:
+            raise FileProblem(f"{self.path}: cannot write ({exc.strerror})") from None
+        self._tmp = (os.fdopen(fd, "w", newline="", encoding="utf-8"), name)
+        self._writer = csv.writer(self._tmp[0], delimiter=src.delimiter, lineterminator="\r\n")
+        self._width = len(src.header)
+        self._writer.writerow([*src.header, "error"])
+
+    def __call__(self, src: CsvInput, record: Record, errors: list[RowError]) -> None:
         if self._writer is None:
-            directory = self.path.parent if str(self.path.parent) else Path(".")
-            try:
-                fd, name = tempfile.mkstemp(prefix=".rejects-", dir=directory)
-            except OSError as exc:
-                raise FileProblem(f"{self.path}: cannot write ({exc.strerror})") from None
-            self._tmp = (os.fdopen(fd, "w", newline="", encoding="utf-8"), name)
-            self._writer = csv.writer(self._tmp[0], lineterminator="\r\n")
-            self._writer.writerow([*src.header, "error"])
-        self._writer.writerow(
-            [
-                *record.fields,
-                "; ".join(
-                    f"line {e.line} column {e.column} {e.field}: {e.reason}".replace("  ", " ")
-                    for e in errors
-                ),
-            ]
+            self._open(src)
+        fields = record.fields + [""] * (self._width - len(record.fields))
+        reason = "; ".join(
+            f"line {e.line}, column {e.column}: " + (f"{e.field}: " if e.field else "") + e.reason
+            for e in errors
         )
+        self._writer.writerow([*fields, reason])  # type: ignore[union-attr]
         self.count += 1
 
-    def commit(self) -> None:
+    def commit(self, src: CsvInput) -> None:
         if self._tmp is None:
-            return
+            self._open(src)
+        assert self._tmp is not None
         f, name = self._tmp
         f.flush()
         os.fsync(f.fileno())
@@ -216,6 +221,8 @@ def run_import(
 
     if rejects is not None and not skip_invalid:
         raise UsageProblem("--rejects goes with --skip-invalid")
+    if rejects is not None and path != "-" and Path(path).resolve() == rejects.resolve():
+        raise UsageProblem("--rejects names the input file; it would be overwritten")
     st = state(ctx)
     db = st.database()
     writer = RejectsWriter(rejects) if rejects is not None else None
@@ -232,31 +239,33 @@ def run_import(
             writer.discard()
         if fmt is not Format.table and exc.summary is not None:
             exc.summary.dry_run = dry_run  # type: ignore[attr-defined]
+            exc.summary.batch_id = None  # type: ignore[attr-defined]
+            exc.summary.points_posted = 0  # type: ignore[attr-defined]
             render_one(exc.summary.as_dict(), fmt)  # type: ignore[attr-defined]
         for err in exc.errors:
             say(str(err))
-        if exc.summary is not None and len(exc.errors) < exc.summary.rejected:
-            say(f"... and {exc.summary.rejected - len(exc.errors)} more")
+        if exc.summary is not None:
+            _more(exc.summary)  # type: ignore[arg-type]
         raise
     except BaseException:
         if writer is not None:
             writer.discard()
         raise
     summary.committed = not dry_run
+    if dry_run:
+        summary.batch_id = None  # rolled back
     if writer is not None:
-        writer.commit()
+        writer.commit(src)
     print_summary(summary, fmt)
     if summary.rejected:
         raise typer.Exit(1)
 
 
 def _more(summary: BatchSummary) -> None:
-    from ..services.batch import MAX_LISTED_ERRORS
-
-    if len(summary.errors) >= MAX_LISTED_ERRORS:
+    if summary.problems > len(summary.errors):
         say(
-            f"(only the first {MAX_LISTED_ERRORS} problems are listed; "
-            f"{summary.rejected} rows were rejected in all)"
+            f"(only the first {len(summary.errors)} of {summary.problems} problems are listed; "
+            f"{summary.rejected} rows were rejected)"
         )
 
 

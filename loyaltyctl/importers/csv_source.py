@@ -29,11 +29,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ..errors import InvalidInput, RowError
+from ..errors import InvalidInput, RowError, UsageProblem
 
 CHUNK = 1 << 16
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
+_EOL = re.compile(r"\r\n|\r|\n")
 FIELD_LIMIT = csv.field_size_limit()
+# No import format has a line anywhere near this long; past it the file is
+# refused rather than held in memory.
+MAX_LINE = 8 * FIELD_LIMIT
+
+
+_NUL_HINT = "a text file has no NUL bytes: is it UTF-16 (pass --encoding utf-16) or not a CSV file?"
 
 
 class StructuralError(InvalidInput):
@@ -63,6 +69,7 @@ class CsvInput:
     sha256: str = ""
     bytes_read: int = 0
     header: list[str] = field(default_factory=list)
+    header_line: int = 1
     columns: dict[str, int] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
     on_progress: Callable[[int], None] | None = None
@@ -85,11 +92,16 @@ class CsvInput:
         raw = self._raw_chunks()
         if self.encoding:
             try:
-                decoder = codecs.getincrementaldecoder(self.encoding)(errors="strict")
+                name = codecs.lookup(self.encoding).name
             except LookupError:
-                raise InvalidInput(f"{self.name}: unknown encoding {self.encoding!r}") from None
-            self.encoding_used = codecs.lookup(self.encoding).name
-            yield from self._decode(raw, decoder, self.encoding_used)
+                raise UsageProblem(
+                    f"--encoding {self.encoding!r}: unknown encoding",
+                    hint="e.g. utf-8, cp1252, utf-16",
+                ) from None
+            # A BOM is no part of the data, whatever the file says it is.
+            decoder = codecs.getincrementaldecoder("utf-8-sig" if name == "utf-8" else name)(errors="strict")
+            self.encoding_used = name
+            yield from self._decode(raw, decoder, name)
             return
 
         first = next(raw, b"")
@@ -107,7 +119,7 @@ class CsvInput:
         chunks = again()
         decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
         self.encoding_used = "utf-8"
-        seen_non_ascii = False
+        seen_non_ascii = first.startswith(codecs.BOM_UTF8)  # a BOM says UTF-8
         line = 1
         for chunk in chunks:
             try:
@@ -178,46 +190,71 @@ class CsvInput:
             yield tail
 
     def _lines(self) -> Iterator[str]:
-        buf = ""
+        """Split decoded text into lines, keeping their endings (LF, CRLF, CR).
+
+        Each chunk is scanned once; a line that spans chunks is kept as parts
+        until its end is found, so long lines cost linear time."""
+        parts: list[str] = []
+        size = 0
+        line_no = 1
         for text in self._text_chunks():
-            buf += text
+            if parts and parts[-1].endswith("\r") and not text.startswith("\n"):
+                yield "".join(parts)  # that CR ended the line after all
+                parts, size, line_no = [], 0, line_no + 1
             pos = 0
-            for m in _LINE.finditer(buf):
-                if m.end() == len(buf) and buf.endswith("\r"):
+            for m in _EOL.finditer(text):
+                end = m.end()
+                if end == len(text) and m.group() == "\r":
                     break  # a CR at the end of a chunk may be the first half of CRLF
-                yield m.group()
-                pos = m.end()
-            buf = buf[pos:]
-        if buf:
-            yield buf
+                parts.append(text[pos:end])
+                yield "".join(parts)
+                parts, size, line_no = [], 0, line_no + 1
+                pos = end
+            if pos < len(text):
+                parts.append(text[pos:])
+                size += len(text) - pos
+                if size > MAX_LINE:
+                    raise StructuralError(
+                        RowError(self.name, line_no, 0, "", f"line longer than {MAX_LINE} characters"),
+                        hint="is this the right file? (no import format has lines this long)",
+                    )
+        if parts:
+            yield "".join(parts)
 
     # -- records ----------------------------------------------------------------
     def records(self, required: Sequence[str], optional: Sequence[str] = ()) -> Iterator[Record]:
         """Yield the data records, after checking the header."""
         lines = self._lines()
-        header_line = next(lines, None)
-        while header_line is not None and not header_line.strip():
-            header_line = next(lines, None)  # leading blank lines
-        if header_line is None:
+        first_line = next(lines, None)
+        offset = 0  # leading blank lines
+        while first_line is not None and not first_line.strip():
+            first_line = next(lines, None)
+            offset += 1
+        if first_line is None:
             raise StructuralError(
                 RowError(self.name, 1, 0, "", "the file is empty: expected a header line"),
                 hint="the header is: " + ",".join(required),
             )
-        self.delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-        self._check_nul(header_line, 1)
+        self.delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
 
         def all_lines() -> Iterator[str]:
-            yield header_line
+            yield first_line
             yield from lines
 
         reader = csv.reader(all_lines(), delimiter=self.delimiter, strict=True)
         try:
             header = next(reader)
         except csv.Error as exc:
-            raise StructuralError(RowError(self.name, 1, 0, "", f"bad header: {exc}")) from None
+            raise StructuralError(RowError(self.name, 1 + offset, 0, "", f"bad header: {exc}")) from None
+        for col, name in enumerate(header, 1):
+            if "\x00" in name:
+                raise StructuralError(
+                    RowError(self.name, 1 + offset, col, "", "NUL byte in the header"), hint=_NUL_HINT
+                )
+        self.header_line = 1 + offset
         self._check_header(header, required, optional)
 
-        prev_end = reader.line_num
+        prev_end = reader.line_num + offset
         while True:
             start = prev_end + 1
             try:
@@ -229,7 +266,7 @@ class CsvInput:
                     RowError(self.name, start, 0, "", f"CSV syntax: {exc}"),
                     hint="check the quotes on this line",
                 ) from None
-            prev_end = reader.line_num
+            prev_end = reader.line_num + offset
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue  # blank line
             for col, value in enumerate(fields, 1):
@@ -247,7 +284,8 @@ class CsvInput:
                     )
                 if "\x00" in value:
                     raise StructuralError(
-                        RowError(self.name, start, col, self._colname(col), "NUL byte in field")
+                        RowError(self.name, start, col, self._colname(col), "NUL byte in field"),
+                        hint=_NUL_HINT,
                     )
             yield Record(
                 line=start,
@@ -258,11 +296,6 @@ class CsvInput:
     def _colname(self, col: int) -> str:
         return self.header[col - 1] if 0 < col <= len(self.header) else ""
 
-    def _check_nul(self, text: str, line: int) -> None:
-        pos = text.find("\x00")
-        if pos >= 0:
-            raise StructuralError(RowError(self.name, line, pos + 1, "", "NUL byte in the header"))
-
     def _check_header(self, header: list[str], required: Sequence[str], optional: Sequence[str]) -> None:
         self.header = [h.strip().lower() for h in header]
         known = set(required) | set(optional)
@@ -270,7 +303,9 @@ class CsvInput:
         for col, name in enumerate(self.header, 1):
             if name in seen and name in known:
                 raise StructuralError(
-                    RowError(self.name, 1, col, name, f"duplicate column (also column {seen[name]})")
+                    RowError(
+                        self.name, self.header_line, col, name, f"duplicate column (also column {seen[name]})"
+                    )
                 )
             seen.setdefault(name, col)
         missing = [c for c in required if c not in seen]
@@ -278,7 +313,7 @@ class CsvInput:
             raise StructuralError(
                 RowError(
                     self.name,
-                    1,
+                    self.header_line,
                     0,
                     "",
                     "missing column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing),

@@ -16,8 +16,9 @@ class FieldError(ValueError):
 
 # Comma files: "1234567.50".  Semicolon files: "1234567,50", "1 234 567,50",
 # "1.234.567,50" (space, U+00A0, U+202F or point between groups of three).
-_POINT_DECIMAL = re.compile(r"^-?\d+(?:\.\d+)?$")
-_COMMA_DECIMAL = re.compile(r"^-?(?:\d+|\d{1,3}(?:([ \u00a0\u202f.])\d{3})(?:\1\d{3})*)(?:,\d+)?$")
+# re.ASCII: \d is 0-9 only (Decimal would read any Unicode digit: "１０００").
+_POINT_DECIMAL = re.compile(r"^-?\d+(?:\.\d+)?$", re.ASCII)
+_COMMA_DECIMAL = re.compile(r"^-?(?:\d+|\d{1,3}(?:([ \u00a0\u202f.])\d{3})(?:\1\d{3})*)(?:,\d+)?$", re.ASCII)
 
 
 def parse_amount(text: str, *, decimal_comma: bool) -> Decimal:
@@ -62,7 +63,7 @@ def parse_cli_amount(text: str) -> Decimal:
         return parse_amount(text.strip(), decimal_comma=True)
 
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 
 
 def parse_date(text: str) -> date:

@@ -35,6 +35,7 @@ class BatchSummary:
     counts: dict[str, int]
     rows: int = 0
     rejected: int = 0
+    problems: int = 0  # all problems found; `errors` keeps the first MAX_LISTED_ERRORS
     points_posted: int = 0
     encoding: str = "utf-8"
     delimiter: str = ","
@@ -49,6 +50,7 @@ class BatchSummary:
         self, src: CsvInput, record: Record, errors: list[RowError], on_reject: RejectSink | None
     ) -> None:
         self.rejected += 1
+        self.problems += len(errors)
         room = MAX_LISTED_ERRORS - len(self.errors)
         if room > 0:
             self.errors.extend(errors[:room])
@@ -61,6 +63,7 @@ class BatchSummary:
 
     def finish(self, *, skip_invalid: bool) -> BatchSummary:
         """Raise (so the transaction rolls back) when all-or-nothing met problems."""
+        self.errors.sort(key=lambda e: (e.line, e.column))
         if self.rejected and not skip_invalid:
             raise RowsRejected(self.errors, summary=self)
         return self
@@ -74,6 +77,7 @@ class BatchSummary:
             "rows": self.rows,
             **self.counts,
             "rejected": self.rejected,
+            "problems": self.problems,
             "points_posted": self.points_posted,
             "dry_run": self.dry_run,
             "committed": self.committed,

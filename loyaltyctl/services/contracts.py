@@ -20,6 +20,7 @@ sellers, accounts) are loaded once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -135,7 +136,7 @@ class _Lookups:
 def _parse(src: CsvInput, record: Record, look: _Lookups, today_: date) -> Row | list[RowError]:
     width = check_width(src, record)
     if width is not None:
-        return [width]
+        return [_decimal_comma_in_comma_file(src, record) or width]
     v = record.values
     errors: list[RowError] = []
 
@@ -176,7 +177,7 @@ def _parse(src: CsvInput, record: Record, look: _Lookups, today_: date) -> Row |
     if status == "started" and isinstance(start, date) and start > today_:
         err("start_date", f"a started contract cannot start in the future ({start} > {today_})")
     if errors:
-        return errors
+        return sorted(errors, key=lambda e: e.column)
     assert partner is not None and seller is not None and isinstance(amount, Decimal)
     blocked = None
     if partner[2] != "active":
@@ -205,6 +206,28 @@ def _parse(src: CsvInput, record: Record, look: _Lookups, today_: date) -> Row |
         amount_ore=int(amount * 100),
         product=product,
         status=status,
+    )
+
+
+_SPLIT_DECIMAL = re.compile(r"-?[0-9]+,[0-9]{1,2}", re.ASCII)
+
+
+def _decimal_comma_in_comma_file(src: CsvInput, record: Record) -> RowError | None:
+    """``...,12,50,...`` in a comma file: one field too many, and the amount and
+    the next field read together as a decimal-comma number.  Name the amount."""
+    if src.delimiter != "," or len(record.fields) != len(src.header) + 1:
+        return None
+    i = src.columns["amount"]
+    joined = ",".join(record.fields[i : i + 2])
+    if not _SPLIT_DECIMAL.fullmatch(joined):
+        return None
+    return RowError(
+        src.name,
+        record.line,
+        i + 1,
+        "amount",
+        f"{joined!r} is not an amount (comma files use a point as decimal mark and no thousands "
+        "separator: write 12.50)",
     )
 
 
@@ -514,7 +537,8 @@ class _SeenIds:
         return set(self.session.exec(self._select, params={"ids": ids}).scalars())
 
     def add(self, ids: list[str]) -> None:
-        self.session.exec(self._insert, params=[{"id": i} for i in ids])
+        if ids:
+            self.session.exec(self._insert, params=[{"id": i} for i in ids])
 
 
 def _update_contracts(session: Session, changes: list[dict]) -> None:
