@@ -283,3 +283,24 @@ def test_partners_import_without_optional_columns_keeps_them(db, cli, tmp_path):
     cli("partners", "import", path, ok=True)
     p = partner(db, "ACME")
     assert (p.name, p.mode, p.consent, p.email) == ("Acme AB", "pooled", True, "info@acme.se")
+
+
+def test_a_suspended_partner_earns_nothing_new_but_its_points_can_be_taken_back(db):
+    small_program(db)
+    import_contracts(db, CONTRACT)  # bo: 2 600
+    with db.session(write=True) as s:
+        from loyaltyctl.services import partners
+
+        partners.set_status(session=s, code="BOLT", status="suspended")
+    # unchanged rows go through; a new contract and a raise are refused
+    assert import_contracts(db, CONTRACT).counts["unchanged"] == 1
+    with pytest.raises(RowsRejected) as info:
+        import_contracts(db, "C7,BOLT,bo@bolt.se,2026-02-01,100000,loan,started\n")
+    assert [(e.line, e.column, e.reason) for e in info.value.errors] == [(2, 2, "partner BOLT is suspended")]
+    with pytest.raises(RowsRejected):
+        import_contracts(db, CONTRACT.replace("250000", "300000"))
+    # a lower amount and a cancellation are applied: 150 000 -> 1 500 + 100 = 1 600
+    import_contracts(db, CONTRACT.replace("250000", "150000"))
+    assert balance(db, "bo@bolt.se") == 1600
+    import_contracts(db, CONTRACT.replace("250000", "150000").replace("started", "cancelled"))
+    assert balance(db, "bo@bolt.se") == 0
