@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -249,6 +249,76 @@ def _describe(old, new: Row, look: _Lookups) -> str:
     return ", ".join(parts) or "rules"
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a contract's points stand in the ledger."""
+
+    account_id: int | None
+    seller_id: int | None
+    value_date: date | None
+    points: int
+
+    def same_spot(self, other: Place) -> bool:
+        return (self.account_id, self.seller_id, self.value_date) == (
+            other.account_id,
+            other.seller_id,
+            other.value_date,
+        )
+
+
+NOWHERE = Place(None, None, None, 0)
+
+
+def legs(old: Place, new: Place) -> list[tuple[str, Place, int]]:
+    """The postings that take a contract's points from ``old`` to ``new``, as
+    (leg, place, points): the difference where the place stays (or only one
+    side has points), else a reversal out of the old place and a credit in."""
+    if not old.points and not new.points:
+        return []
+    if not old.points:
+        return [("delta", new, new.points)]
+    if not new.points:
+        return [("delta", old, -old.points)]
+    if old.same_spot(new):
+        return [("delta", new, new.points - old.points)] if new.points != old.points else []
+    return [("out", old, -old.points), ("in", new, new.points)]
+
+
+def posting(
+    contract_id: str,
+    revision: int,
+    leg: str,
+    at: Place,
+    points: int,
+    memo: str,
+    contract_pk: int | None = None,
+) -> Entry:
+    """A contract posting, keyed ``contract:<id>:<revision>:<leg>``."""
+    assert at.account_id is not None and at.value_date is not None
+    return Entry(
+        idem_key=f"contract:{contract_id}:{revision}:{leg}",
+        account_id=at.account_id,
+        points=points,
+        kind="contract",
+        value_date=at.value_date,
+        seller_id=at.seller_id,
+        contract_pk=contract_pk,
+        reference=contract_id,
+        memo=memo,
+    )
+
+
+def outcome(old: Place, new: Place) -> str:
+    """How the summary counts a change of an existing contract."""
+    if not old.points and new.points:
+        return "credited"
+    if old.points and not new.points:
+        return "reversed"
+    if old.points and (new.points != old.points or not old.same_spot(new)):
+        return "corrected"
+    return "updated"
+
+
 def import_contracts(
     *,
     session: Session,
@@ -260,127 +330,157 @@ def import_contracts(
     command: str = "contracts import",
     force: bool = False,
 ) -> BatchSummary:
-    today_ = today()
-    look = _Lookups(session)
-    earning = Earning.load(session)
-    # The batch row is written with the first change: an import that changes
-    # nothing writes nothing.
-    ledger = Ledger(session, actor=actor, batch_id=None, booking_date=today_)
-    summary = BatchSummary(
-        command,
-        src.name,
-        counts={"new": 0, "credited": 0, "reversed": 0, "corrected": 0, "updated": 0, "unchanged": 0},
-    )
-    counts = summary.counts
-    stamp = now()
-    seen = _SeenIds(session)
-    # batch id that last changed a contract -> contracts this import changes again
-    touched: dict[int, list[str]] = {}
-    chunk: dict[str, Row] = {}
+    """Import a contracts file (see the module docstring).  Returns the summary;
+    raises ``RowsRejected`` (after which the caller rolls back) when a row is
+    invalid and ``skip_invalid`` is off."""
+    run = _Import(session=session, src=src, actor=actor, on_reject=on_reject, command=command)
+    for record in src.records(REQUIRED):
+        run.take(record)
+        if len(run.chunk) >= chunk_rows:
+            run.flush()
+    run.flush()
+    return run.close(force=force, skip_invalid=skip_invalid)
 
-    def reject(record: Record, errors: list[RowError]) -> None:
-        summary.reject(src, record, errors, on_reject)
 
-    def flush() -> None:
-        rows = list(chunk.values())
-        chunk.clear()
+class _Import:
+    """One run of the contract import: reads rows into chunks, then plans and
+    writes each chunk with bulk statements."""
+
+    def __init__(
+        self, *, session: Session, src: CsvInput, actor: str, on_reject: RejectSink | None, command: str
+    ) -> None:
+        self.session = session
+        self.src = src
+        self.actor = actor
+        self.on_reject = on_reject
+        self.command = command
+        self.today = today()
+        self.stamp = now()
+        self.look = _Lookups(session)
+        self.earning = Earning.load(session)
+        # The batch row is written with the first change: an import that
+        # changes nothing writes nothing.
+        self.ledger = Ledger(session, actor=actor, batch_id=None, booking_date=self.today)
+        self.summary = BatchSummary(
+            command,
+            src.name,
+            counts={"new": 0, "credited": 0, "reversed": 0, "corrected": 0, "updated": 0, "unchanged": 0},
+        )
+        self.counts = self.summary.counts
+        self.seen = _SeenIds(session)
+        # batch that last changed a contract -> contracts this import changes again
+        self.touched: dict[int, list[str]] = {}
+        self.chunk: dict[str, Row] = {}
+
+    # -- reading ----------------------------------------------------------------
+    def reject(self, record: Record, errors: list[RowError]) -> None:
+        self.summary.reject(self.src, record, errors, self.on_reject)
+
+    def id_error(self, record: Record, reason: str) -> RowError:
+        return RowError(self.src.name, record.line, self.src.column_of("contract_id"), "contract_id", reason)
+
+    def take(self, record: Record) -> None:
+        self.summary.rows += 1
+        parsed = _parse(self.src, record, self.look, self.today)
+        if isinstance(parsed, list):
+            self.reject(record, parsed)
+            return
+        first = self.chunk.get(parsed.contract_id)
+        if first is None:
+            self.chunk[parsed.contract_id] = parsed
+        elif first.signature() == parsed.signature():
+            self.counts["unchanged"] += 1
+        else:
+            self.reject(
+                record,
+                [
+                    self.id_error(
+                        record,
+                        f"contract {parsed.contract_id} appears on line {first.record.line} "
+                        "with other values",
+                    )
+                ],
+            )
+
+    # -- writing ----------------------------------------------------------------
+    def place(self, row: Row) -> Place:
+        """Where the row's points belong under the current rules and mode."""
+        if row.status != "started":
+            return NOWHERE
+        return Place(
+            self.look.account_for(row.partner_id, row.seller_id),
+            row.seller_id,
+            row.start_date,
+            self.earning.points(row.amount_ore, row.start_date, row.product),
+        )
+
+    def flush(self) -> None:
+        rows = list(self.chunk.values())
+        self.chunk.clear()
         if not rows:
             return
         ids = [r.contract_id for r in rows]
-        again = seen.before(ids)
-        for r in rows:
-            r.again = r.contract_id in again
-        seen.add([i for i in ids if i not in again])
+        again = self.seen.before(ids)
+        self.seen.add([i for i in ids if i not in again])
         existing = {
             r.contract_id: r
-            for r in session.exec(
-                _SELECT_EXISTING.where(CONTRACT.c.contract_id.in_([r.contract_id for r in rows]))
-            )
+            for r in self.session.exec(_SELECT_EXISTING.where(CONTRACT.c.contract_id.in_(ids)))
         }
-        if summary.batch_id is None and any(
+        if self.summary.batch_id is None and any(
             r.contract_id not in existing or _sig(existing[r.contract_id]) != r.signature() for r in rows
         ):
-            summary.batch_id = ledger.batch_id = new_batch(
-                session, command=command, actor=actor, source=src.name
+            self.summary.batch_id = self.ledger.batch_id = new_batch(
+                self.session, command=self.command, actor=self.actor, source=self.src.name
             )
-        batch_id = summary.batch_id
-        new_rows: list[dict] = []
-        new_credits: list[tuple[int, Entry]] = []  # index in new_rows, entry sans contract_pk
-        changes: list[dict] = []
+        inserts: list[dict] = []
+        credits: list[tuple[str, Entry]] = []  # contract_id, entry still without contract_pk
+        updates: list[dict] = []
         entries: list[Entry] = []
         for row in rows:
             old = existing.get(row.contract_id)
-            if row.status == "started":
-                account = look.account_for(row.partner_id, row.seller_id)
-                points = earning.points(row.amount_ore, row.start_date, row.product)
-                target = (account, row.seller_id, row.start_date)
-            else:
-                points, target = 0, (None, None, None)
-            if row.blocked is not None and (
-                old is None
-                or (
-                    _sig(old) != row.signature()
-                    and points > 0
-                    and (
-                        points > old.posted_points
-                        or target != (old.posted_account_id, old.posted_seller_id, old.posted_value_date)
-                    )
+            new = self.place(row)
+            if old is not None and _sig(old) == row.signature():
+                self.counts["unchanged"] += 1
+                continue
+            was = (
+                NOWHERE
+                if old is None
+                else Place(
+                    old.posted_account_id, old.posted_seller_id, old.posted_value_date, old.posted_points
                 )
+            )
+            if row.blocked is not None and (
+                old is None or (new.points and (new.points > was.points or not was.same_spot(new)))
             ):
                 # New contracts and new points need an active seller and partner;
                 # unchanged rows and cancellations still go through.
-                reject(row.record, [row.blocked])
+                self.reject(row.record, [row.blocked])
                 continue
             if old is None:
-                counts["new"] += 1
-                new_rows.append(
-                    {
-                        "contract_id": row.contract_id,
-                        "partner_id": row.partner_id,
-                        "seller_id": row.seller_id,
-                        "start_date": row.start_date,
-                        "amount_ore": row.amount_ore,
-                        "product": row.product,
-                        "status": row.status,
-                        "revision": 1,
-                        "posted_account_id": target[0],
-                        "posted_seller_id": target[1],
-                        "posted_value_date": target[2],
-                        "posted_points": points,
-                        "last_batch_id": batch_id,
-                        "updated_at": stamp,
-                    }
-                )
-                if points:
-                    counts["credited"] += 1
-                    new_credits.append(
+                self.counts["new"] += 1
+                inserts.append(self.contract_values(row, new, revision=1))
+                if new.points:
+                    self.counts["credited"] += 1
+                    credits.append(
                         (
-                            len(new_rows) - 1,
-                            Entry(
-                                idem_key=f"contract:{row.contract_id}:1:in",
-                                account_id=target[0],
-                                points=points,
-                                kind="contract",
-                                value_date=row.start_date,
-                                seller_id=row.seller_id,
-                                reference=row.contract_id,
-                                memo=f"{row.product} {_sek(row.amount_ore)} SEK",
+                            row.contract_id,
+                            posting(
+                                row.contract_id,
+                                1,
+                                "in",
+                                new,
+                                new.points,
+                                f"{row.product} {_sek(row.amount_ore)} SEK",
                             ),
                         )
                     )
                 continue
-            if _sig(old) == row.signature():
-                counts["unchanged"] += 1
-                continue
-            if row.again:
-                reject(
+            if row.contract_id in again:
+                self.reject(
                     row.record,
                     [
-                        RowError(
-                            src.name,
-                            row.record.line,
-                            src.column_of("contract_id"),
-                            "contract_id",
+                        self.id_error(
+                            row.record,
                             f"contract {row.contract_id} appears earlier in this file with other values",
                         )
                     ],
@@ -388,131 +488,55 @@ def import_contracts(
                 continue
             revision = old.revision + 1
             if old.last_batch_id is not None:
-                touched.setdefault(old.last_batch_id, []).append(row.contract_id)
-            old_target = (old.posted_account_id, old.posted_seller_id, old.posted_value_date)
-            old_points = old.posted_points
-            why = _describe(old, row, look)
-            key = f"contract:{row.contract_id}:{revision}"
-            common = {"kind": "contract", "reference": row.contract_id, "contract_pk": old.id}
-            if old_target == target or not old_points or not points:
-                if points != old_points:
-                    # Same place (or only one side has points): post the difference.
-                    acc, sid, vdate = target if points else old_target
-                    entries.append(
-                        Entry(
-                            idem_key=f"{key}:delta",
-                            account_id=acc,
-                            points=points - old_points,
-                            value_date=vdate,
-                            seller_id=sid,
-                            memo=why,
-                            **common,
-                        )
-                    )
-            else:
-                entries.append(
-                    Entry(
-                        idem_key=f"{key}:out",
-                        account_id=old_target[0],
-                        points=-old_points,
-                        value_date=old_target[2],
-                        seller_id=old_target[1],
-                        memo=why,
-                        **common,
-                    )
-                )
-                entries.append(
-                    Entry(
-                        idem_key=f"{key}:in",
-                        account_id=target[0],
-                        points=points,
-                        value_date=target[2],
-                        seller_id=target[1],
-                        memo=why,
-                        **common,
-                    )
-                )
-            if not old_points and points:
-                counts["credited"] += 1
-            elif old_points and not points:
-                counts["reversed"] += 1
-            elif old_points and (points != old_points or old_target != target):
-                counts["corrected"] += 1
-            else:
-                counts["updated"] += 1
-            changes.append(
-                {
-                    "_pk": old.id,
-                    "partner_id": row.partner_id,
-                    "seller_id": row.seller_id,
-                    "start_date": row.start_date,
-                    "amount_ore": row.amount_ore,
-                    "product": row.product,
-                    "status": row.status,
-                    "revision": revision,
-                    "posted_account_id": target[0],
-                    "posted_seller_id": target[1],
-                    "posted_value_date": target[2],
-                    "posted_points": points,
-                    "last_batch_id": batch_id,
-                    "updated_at": stamp,
-                }
-            )
-        if new_rows:
+                self.touched.setdefault(old.last_batch_id, []).append(row.contract_id)
+            why = _describe(old, row, self.look)
+            for leg, spot, points in legs(was, new):
+                entries.append(posting(row.contract_id, revision, leg, spot, points, why, contract_pk=old.id))
+            self.counts[outcome(was, new)] += 1
+            updates.append({"_pk": old.id, **self.contract_values(row, new, revision=revision)})
+        if inserts:
             # A plain executemany, then one query for the new ids: far faster
             # than INSERT ... RETURNING, which SQLite runs row by row.
-            session.exec(insert(CONTRACT), params=new_rows)
-            if new_credits:
-                wanted = [new_rows[i]["contract_id"] for i, _ in new_credits]
-                ids = dict(
-                    session.exec(
+            self.session.exec(insert(CONTRACT), params=inserts)
+            if credits:
+                pks = dict(
+                    self.session.exec(
                         select(CONTRACT.c.contract_id, CONTRACT.c.id).where(
-                            CONTRACT.c.contract_id.in_(wanted)
+                            CONTRACT.c.contract_id.in_([cid for cid, _ in credits])
                         )
                     ).all()
                 )
-                for index, entry in new_credits:
-                    pk = ids[new_rows[index]["contract_id"]]
-                    entries.append(Entry(**{**_entry_dict(entry), "contract_pk": pk}))
-        _update_contracts(session, changes)
-        ledger.post_many(entries)
+                entries.extend(replace(e, contract_pk=pks[cid]) for cid, e in credits)
+        _update_contracts(self.session, updates)
+        self.ledger.post_many(entries)
 
-    for record in src.records(REQUIRED):
-        summary.rows += 1
-        parsed = _parse(src, record, look, today_)
-        if isinstance(parsed, list):
-            reject(record, parsed)
-            continue
-        first = chunk.get(parsed.contract_id)
-        if first is not None:
-            if first.signature() != parsed.signature():
-                reject(
-                    record,
-                    [
-                        RowError(
-                            src.name,
-                            record.line,
-                            src.column_of("contract_id"),
-                            "contract_id",
-                            f"contract {parsed.contract_id} appears on line {first.record.line} "
-                            f"with other values",
-                        )
-                    ],
-                )
-            else:
-                counts["unchanged"] += 1
-            continue
-        chunk[parsed.contract_id] = parsed
-        if len(chunk) >= chunk_rows:
-            flush()
-    flush()
-    ledger.flush()
-    summary.start(src)
-    summary.points_posted = ledger.posted_points
-    _close_batch(session, summary, src, touched=touched, force=force)
-    if src.encoding_used == "cp1252" and not src.encoding:
-        summary.notes.append("the file is not UTF-8: read as Windows-1252 (Excel's ANSI CSV)")
-    return summary.finish(skip_invalid=skip_invalid)
+    def contract_values(self, row: Row, at: Place, *, revision: int) -> dict:
+        return {
+            "contract_id": row.contract_id,
+            "partner_id": row.partner_id,
+            "seller_id": row.seller_id,
+            "start_date": row.start_date,
+            "amount_ore": row.amount_ore,
+            "product": row.product,
+            "status": row.status,
+            "revision": revision,
+            "posted_account_id": at.account_id,
+            "posted_seller_id": at.seller_id,
+            "posted_value_date": at.value_date,
+            "posted_points": at.points,
+            "last_batch_id": self.summary.batch_id,
+            "updated_at": self.stamp,
+        }
+
+    def close(self, *, force: bool, skip_invalid: bool) -> BatchSummary:
+        self.ledger.flush()
+        summary = self.summary
+        summary.start(self.src)
+        summary.points_posted = self.ledger.posted_points
+        _close_batch(self.session, summary, self.src, touched=self.touched, force=force)
+        if self.src.encoding_used == "cp1252" and not self.src.encoding:
+            summary.notes.append("the file is not UTF-8: read as Windows-1252 (Excel's ANSI CSV)")
+        return summary.finish(skip_invalid=skip_invalid)
 
 
 class _SeenIds:
@@ -605,10 +629,6 @@ def _close_batch(
         )
 
 
-def _entry_dict(e: Entry) -> dict:
-    return {f: getattr(e, f) for f in Entry.__slots__}
-
-
 def show_contract(*, session: Session, contract_id: str) -> dict:
     from sqlalchemy import func
 
@@ -645,6 +665,7 @@ def reroute_partner(*, session: Session, partner_id: int, actor: str) -> int:
     keeps holding.  Returns how many contracts moved."""
     look = _Lookups(session)
     mode = look.partner_mode[partner_id]
+    memo = f"partner now {mode}: points move to the {'pool' if mode == 'pooled' else 'seller'}"
     c = CONTRACT.c
     rows = session.exec(
         select(
@@ -661,40 +682,27 @@ def reroute_partner(*, session: Session, partner_id: int, actor: str) -> int:
     ).all()
     ledger = Ledger(session, actor=actor)
     entries: list[Entry] = []
-    changes: list[dict] = []
+    updates: list[dict] = []
     for row in rows:
-        account = look.account_for(partner_id, row.posted_seller_id)
-        if account == row.posted_account_id:
+        was = Place(row.posted_account_id, row.posted_seller_id, row.posted_value_date, row.posted_points)
+        now_at = replace(was, account_id=look.account_for(partner_id, row.posted_seller_id))
+        if now_at == was:
             continue
         if ledger.batch_id is None:
             ledger.batch_id = new_batch(session, command="partners mode change", actor=actor)
         revision = row.revision + 1
-        key = f"contract:{row.contract_id}:{revision}"
-        memo = f"partner now {mode}: points move to the {'pool' if mode == 'pooled' else 'seller'}"
-        common = {
-            "kind": "contract",
-            "reference": row.contract_id,
-            "contract_pk": row.id,
-            "value_date": row.posted_value_date,
-            "seller_id": row.posted_seller_id,
-            "memo": memo,
-        }
-        entries.append(
-            Entry(
-                idem_key=f"{key}:out", account_id=row.posted_account_id, points=-row.posted_points, **common
-            )
-        )
-        entries.append(Entry(idem_key=f"{key}:in", account_id=account, points=row.posted_points, **common))
-        changes.append(
+        for leg, spot, points in legs(was, now_at):
+            entries.append(posting(row.contract_id, revision, leg, spot, points, memo, contract_pk=row.id))
+        updates.append(
             {
                 "_pk": row.id,
                 "revision": revision,
-                "posted_account_id": account,
+                "posted_account_id": now_at.account_id,
                 "last_batch_id": ledger.batch_id,
                 "updated_at": now(),
             }
         )
-    _update_contracts(session, changes)
+    _update_contracts(session, updates)
     ledger.post_many(entries)
     ledger.flush()
-    return len(changes)
+    return len(updates)
