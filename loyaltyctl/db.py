@@ -68,7 +68,12 @@ def describe_db_error(exc: BaseException, url: str) -> LoyaltyError:
         )
     if "database or disk is full" in low or "no space left" in low:
         return FileProblem(f"database {where}: disk full; nothing was written")
-    if "malformed" in low or "not a database" in low or "corrupt" in low:
+    if "not a database" in low:
+        return DatabaseProblem(
+            f"{where} is not a SQLite database, or its first page is damaged (file is not a database)",
+            hint="check --db / LOYALTYCTL_DB; if it is the program database, restore the latest backup",
+        )
+    if "malformed" in low or "corrupt" in low:
         return DatabaseProblem(
             f"database {where} is corrupt ({text})",
             hint="restore the latest backup; `loyaltyctl db check` shows the damage",

@@ -59,9 +59,10 @@ def _account_names(session: Session) -> dict[int, str]:
 def _integrity(session: Session, r: CheckResult, db: Database) -> None:
     if not db.is_sqlite:
         return
-    for (msg,) in session.exec(text("PRAGMA integrity_check")).all():
-        if msg != "ok":
-            r.add(f"integrity_check: {msg}")
+    for (msg,) in session.exec(text("PRAGMA integrity_check(100)")).all():
+        for line in str(msg).splitlines():
+            if line != "ok" and not line.startswith("*** in database"):
+                r.add(f"integrity_check: {line}")
     for row in session.exec(text("PRAGMA foreign_key_check")).all():
         r.add(f"foreign_key_check: table {row[0]} row {row[1]} points to a missing {row[2]}")
 
@@ -183,12 +184,17 @@ CHECKS: list[tuple[str, str, Callable]] = [
 
 def check(*, session: Session, db: Database) -> list[CheckResult]:
     results = []
+    from sqlalchemy.exc import DBAPIError
+
     for name, description, fn in CHECKS:
         r = CheckResult(name, description)
-        if name == "integrity":
-            fn(session, r, db)
-        else:
-            fn(session, r)
+        try:
+            if name == "integrity":
+                fn(session, r, db)
+            else:
+                fn(session, r)
+        except DBAPIError as exc:  # a damaged page: report it and go on with the next check
+            r.add(f"could not run: {str(exc.orig or exc).splitlines()[0]}")
         results.append(r)
     return results
 

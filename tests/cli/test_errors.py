@@ -1,0 +1,107 @@
+"""No traceback ever reaches a user: every failure is one line (plus a hint) on
+stderr and a documented exit code."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from factories import import_contracts, small_program
+
+
+def one_error(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line]
+    assert "Traceback" not in stderr
+    assert lines and lines[0].startswith(("error: ", "internal error: ")), stderr
+    assert len(lines) <= 2 and all(line.startswith("hint: ") for line in lines[1:]), stderr
+    return lines[0]
+
+
+def test_a_file_that_is_not_a_database(tmp_path, sub):
+    path = tmp_path / "notes.txt"
+    path.write_text("shopping list\n" * 100)
+    r = sub("--db", str(path), "points", "balance")
+    assert r.returncode == 6
+    assert "is not a SQLite database" in one_error(r.stderr.decode())
+    assert path.read_text() == "shopping list\n" * 100  # untouched
+
+
+def test_a_database_with_flipped_bytes(db, db_path, tmp_path, sub):
+    small_program(db)
+    import_contracts(
+        db, "".join(f"C{i},BOLT,bo@bolt.se,2026-01-10,250000,leasing,started\n" for i in range(400))
+    )
+    db.dispose()
+    size = db_path.stat().st_size
+    with open(db_path, "r+b") as f:  # checkpointed into the main file by dispose()
+        f.seek(size // 2 + 100)  # into the postings' pages
+        f.write(b"\xff" * 2000)
+    for wal in ("-wal", "-shm"):
+        if os.path.exists(str(db_path) + wal):
+            os.unlink(str(db_path) + wal)
+    r = sub("db", "check")
+    assert r.returncode == 6
+    out = r.stdout.decode() + r.stderr.decode()
+    assert "Traceback" not in out
+    assert "FAIL integrity" in r.stdout.decode() or "corrupt" in r.stderr.decode()
+    assert "db check failed" in r.stderr.decode() or "corrupt" in r.stderr.decode()
+    for args in (("points", "balance"), ("contracts", "show", "C7"), ("partners", "list")):
+        r = sub(*args)
+        assert "Traceback" not in r.stderr.decode()
+        if r.returncode:
+            assert r.returncode == 6
+            one_error(r.stderr.decode())
+
+
+def test_a_database_directory_that_cannot_be_created(tmp_path, cli):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = cli("--db", str(blocker / "sub" / "loyalty.db"), "points", "balance")
+    assert r.exit_code == 7
+    assert one_error(r.stderr).startswith("error: cannot create database")
+
+
+def test_a_bug_is_one_line_with_exit_70(cli, monkeypatch):
+    from loyaltyctl.services import points
+
+    def boom(**_):
+        raise RuntimeError("something nobody expected")
+
+    monkeypatch.setattr(points, "balances", boom)
+    r = cli("points", "balance")
+    assert r.exit_code == 70
+    line = one_error(r.stderr)
+    assert line.startswith("internal error: RuntimeError: something nobody expected")
+    assert "LOYALTYCTL_DEBUG=1" in line
+
+
+def test_debug_shows_the_traceback(cli, monkeypatch):
+    from loyaltyctl.services import points
+
+    monkeypatch.setattr(points, "balances", lambda **_: 1 / 0)
+    monkeypatch.setenv("LOYALTYCTL_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        cli("points", "balance")
+
+
+def test_usage_errors_exit_2_plain_when_piped(sub):
+    r = sub("points", "adjust", "bo@bolt.se", "10")  # no --reason
+    assert r.returncode == 2
+    err = r.stderr.decode()
+    assert "Missing option '--reason'" in err and "╭" not in err and "Traceback" not in err
+
+
+def test_output_to_a_closed_pipe_is_not_an_error(db, tmp_path):
+    small_program(db)
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    if not shutil.which("head"):
+        pytest.skip("no head")
+    cmd = f"{sys.executable} -m loyaltyctl sellers list --format csv | head -n 1"
+    r = subprocess.run(["sh", "-c", cmd], capture_output=True, cwd=ROOT)
+    assert b"Traceback" not in r.stderr and b"BrokenPipe" not in r.stderr
+    assert r.stdout == b"email,name,partner,mode,active,enrolled_on,balance\r\n"
