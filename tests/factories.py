@@ -66,3 +66,35 @@ def balance(db: Database, ref: str) -> int:
         rows = points.balances(session=s, ref=ref, on=None)
     assert len(rows) == 1, rows
     return rows[0]["balance"]
+
+
+def build_program_db(path, contracts_csv: str = "", *, today: str) -> None:
+    """A small program (see small_program) with some contracts, in a new database
+    file: built once per module and copied per test with copy_db."""
+    import os
+
+    old = os.environ.get("LOYALTYCTL_TODAY")
+    os.environ["LOYALTYCTL_TODAY"] = today
+    try:
+        from loyaltyctl.db import resolve_url
+
+        database = Database(resolve_url(str(path)))
+        database.ensure_schema()
+        small_program(database)
+        if contracts_csv:
+            import_contracts(database, contracts_csv)
+        database.dispose()  # checkpoints the WAL into the file
+    finally:
+        if old is None:
+            del os.environ["LOYALTYCTL_TODAY"]
+        else:
+            os.environ["LOYALTYCTL_TODAY"] = old
+
+
+def copy_db(src, dst) -> None:
+    import shutil
+    from pathlib import Path
+
+    for suffix in ("", "-wal"):
+        if Path(f"{src}{suffix}").exists():
+            shutil.copyfile(f"{src}{suffix}", f"{dst}{suffix}")

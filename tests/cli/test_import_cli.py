@@ -16,14 +16,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from conftest import TODAY
-from factories import HEADER, import_contracts, small_program
-
-from loyaltyctl.db import Database, resolve_url
+from factories import HEADER, build_program_db, copy_db
 
 SEMI_HEADER = HEADER.replace(",", ";")
 BASE = "BASE,BOLT,bo@bolt.se,2026-01-10,250000,leasing,started\n"
@@ -58,13 +55,7 @@ REJECTED_HINT = "hint: fix the rows, or pass --skip-invalid --rejects FILE to ap
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("template") / "loyalty.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LOYALTYCTL_TODAY", TODAY)
-        database = Database(resolve_url(str(path)))
-        database.ensure_schema()
-        small_program(database)
-        import_contracts(database, BASE)
-        database.dispose()
+    build_program_db(path, BASE, today=TODAY)
     return path
 
 
@@ -72,9 +63,7 @@ def template(tmp_path_factory) -> Path:
 def prog(template, db_path, tmp_path, monkeypatch):
     """A copy of the program database; the working directory is the test's tmp
     dir, so files are named as a person would name them (contracts.csv)."""
-    for suffix in ("", "-wal"):
-        if Path(f"{template}{suffix}").exists():
-            shutil.copyfile(f"{template}{suffix}", f"{db_path}{suffix}")
+    copy_db(template, db_path)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from pathlib import Path
 
 import pytest
 from conftest import TODAY
-from factories import HEADER, balance, csv_input, import_contracts, small_program
+from factories import HEADER, balance, build_program_db, copy_db, csv_input
 from sqlalchemy import inspect, text
 
-from loyaltyctl.db import Database, resolve_url
 from loyaltyctl.errors import RowError, RowsRejected, UsageProblem
 from loyaltyctl.importers.csv_source import CHUNK, StructuralError
 from loyaltyctl.services import contracts
@@ -56,21 +54,13 @@ def template(tmp_path_factory) -> Path:
     """The program database, built once; each test gets a copy (building it per
     test would cost most of this file's run time)."""
     path = tmp_path_factory.mktemp("template") / "loyalty.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LOYALTYCTL_TODAY", TODAY)
-        database = Database(resolve_url(str(path)))
-        database.ensure_schema()
-        small_program(database)
-        import_contracts(database, BASE)
-        database.dispose()
+    build_program_db(path, BASE, today=TODAY)
     return path
 
 
 @pytest.fixture
 def prog(template, db_path, request):
-    for suffix in ("", "-wal"):
-        if Path(f"{template}{suffix}").exists():
-            shutil.copyfile(f"{template}{suffix}", f"{db_path}{suffix}")
+    copy_db(template, db_path)
     return request.getfixturevalue("db")
 
 
