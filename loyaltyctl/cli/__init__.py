@@ -29,7 +29,7 @@ EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 
-def _report(exc: BaseException) -> int:
+def _report(exc: BaseException, db: str | None = None) -> int:
     """One line on stderr for any failure; returns the exit code."""
     from ..output import say
 
@@ -39,7 +39,7 @@ def _report(exc: BaseException) -> int:
             say(f"hint: {exc.hint}")
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
-        say("interrupted: the command's transaction was rolled back")
+        say("error: interrupted; nothing was written (the transaction was rolled back)")
         return EXIT_INTERRUPTED
     if isinstance(exc, OSError):
         name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
@@ -52,8 +52,7 @@ def _report(exc: BaseException) -> int:
     if isinstance(exc, DBAPIError):
         from ..db import describe_db_error, resolve_url
 
-        err = describe_db_error(exc, resolve_url(None))
-        return _report(err)
+        return _report(describe_db_error(exc, resolve_url(db)))
     if isinstance(exc, SQLAlchemyError):
         say(f"error: database: {str(exc).splitlines()[0]}")
         return 6
@@ -82,7 +81,7 @@ class LoyaltyGroup(TyperGroup):
                 raise
             if type(exc).__module__.startswith(("click", "typer")):
                 raise
-            raise typer.Exit(_report(exc)) from None
+            raise typer.Exit(_report(exc, getattr(ctx.find_root().obj, "db", None))) from None
         except KeyboardInterrupt as exc:
             raise typer.Exit(_report(exc)) from None
 

@@ -105,3 +105,57 @@ def test_output_to_a_closed_pipe_is_not_an_error(db, tmp_path):
     r = subprocess.run(["sh", "-c", cmd], capture_output=True, cwd=ROOT)
     assert b"Traceback" not in r.stderr and b"BrokenPipe" not in r.stderr
     assert r.stdout == b"email,name,partner,mode,active,enrolled_on,balance\r\n"
+
+
+def read_position(pid: int, path) -> int:
+    """How far process ``pid`` has read into ``path`` (Linux /proc), 0 if not open."""
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        for fd in os.listdir(fd_dir):
+            if os.path.realpath(os.path.join(fd_dir, fd)) == str(path):
+                with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                    return int(info.readline().split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fdinfo"), reason="needs Linux /proc")
+def test_an_interrupted_import_writes_nothing(db, db_path, tmp_path):
+    """Ctrl-C in the middle of a long import: exit 130, one line, and the
+    database exactly as before (one transaction per command)."""
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+    from factories import HEADER
+
+    small_program(db)
+    big = tmp_path / "big.csv"
+    big.write_text(
+        HEADER
+        + "".join(f"I{i},BOLT,bo@bolt.se,2026-03-01,{100000 + i},loan,started\n" for i in range(150_000))
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loyaltyctl", "contracts", "import", str(big)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    # Wait until it is really importing: the process has read into the file.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None and read_position(proc.pid, big) < 1_000_000:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the import finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert (
+        one_error(err.decode()) == "error: interrupted; nothing was written (the transaction was rolled back)"
+    )
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM contract").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM posting").fetchone()[0] == 0
