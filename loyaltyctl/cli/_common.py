@@ -199,9 +199,6 @@ def _stderr_console():
     return Console(stderr=True)
 
 
-SUMMARY_FIELDS = ("new", "updated", "credited", "reversed", "corrected", "unchanged")
-
-
 def run_import(
     ctx: typer.Context,
     *,
@@ -280,8 +277,9 @@ def print_summary(summary: BatchSummary, fmt: Format) -> None:
     parts = [f"{summary.rows} rows"]
     parts += [f"{n} {k}" for k, n in summary.counts.items()]
     parts.append(f"{summary.rejected} rejected")
-    if "points" in summary.command or "contracts" in summary.command:
-        parts.append(f"{summary.points_posted:+d} points posted".replace("+0", "0"))
+    if summary.posts_points:
+        posted = summary.points_posted
+        parts.append(f"{posted:+d} points posted" if posted else "0 points posted")
     head = "dry run, nothing written: " if summary.dry_run else ""
     sys.stdout.write(f"{summary.source}: {head}" + ", ".join(parts) + "\n")
     for note in summary.notes:

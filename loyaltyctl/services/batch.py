@@ -41,6 +41,7 @@ class BatchSummary:
     delimiter: str = ","
     dry_run: bool = False
     committed: bool = False
+    posts_points: bool = False  # a batch that writes ledger postings (shows points_posted)
     batch_id: int | None = None
     ignored_columns: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)

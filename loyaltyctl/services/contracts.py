@@ -365,6 +365,7 @@ class _Import:
             command,
             src.name,
             counts={"new": 0, "credited": 0, "reversed": 0, "corrected": 0, "updated": 0, "unchanged": 0},
+            posts_points=True,
         )
         self.counts = self.summary.counts
         self.seen = _SeenIds(session)
