@@ -8,7 +8,7 @@
 * ``table``: a rich table on a terminal; a plain text table when piped, with
   no colours and nothing that depends on the terminal width.
 
-Data goes to stdout; messages go to stderr (``say``/``warn``).
+Data goes to stdout; messages go to stderr (``say``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -169,11 +168,3 @@ def say(message: str) -> None:
     """A message for the person (stderr, so stdout stays data)."""
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
-
-
-def warn(message: str) -> None:
-    say(message)
-
-
-def colour_ok() -> bool:
-    return is_terminal(sys.stderr) and not os.environ.get("NO_COLOR")

@@ -8,7 +8,8 @@ A batch is all-or-nothing by default: any invalid row and nothing is written
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..errors import RowError, RowsRejected
@@ -127,3 +128,50 @@ def parse_row(
     if errors:
         raise RowProblems(errors)
     return out
+
+
+class Upserts:
+    """The loop a small upsert import shares (partners, sellers)::
+
+    run = Upserts(summary, src, on_reject)
+    for record in src.records(REQUIRED, OPTIONAL):
+        with run.row(record):
+            item = ...parse...
+            run.once(record, "code", item.code, (item.name, ...))
+            run.count(apply(item))   # or raise RowProblems
+    return run.finish(skip_invalid=...)
+    """
+
+    def __init__(self, command: str, src: CsvInput, on_reject: RejectSink | None) -> None:
+        self.summary = BatchSummary(command, src.name, counts={"new": 0, "updated": 0, "unchanged": 0})
+        self.src = src
+        self.on_reject = on_reject
+        self._seen: dict[str, tuple] = {}
+
+    @contextmanager
+    def row(self, record: Record) -> Iterator[None]:
+        """One record: a ``RowProblems`` raised inside rejects it, and the loop goes on."""
+        self.summary.rows += 1
+        try:
+            yield
+        except RowProblems as problems:
+            self.summary.reject(self.src, record, problems.errors, self.on_reject)
+
+    def once(self, record: Record, column: str, key: str, values: tuple) -> None:
+        """The same key twice in one file must carry the same values."""
+        if key in self._seen and self._seen[key] != values:
+            raise RowProblems(
+                [
+                    field_error(
+                        self.src, record, column, f"{key} appears twice in this file with different values"
+                    )
+                ]
+            )
+        self._seen[key] = values
+
+    def count(self, outcome: str) -> None:
+        self.summary.counts[outcome] += 1
+
+    def finish(self, *, skip_invalid: bool) -> BatchSummary:
+        self.summary.start(self.src)
+        return self.summary.finish(skip_invalid=skip_invalid)

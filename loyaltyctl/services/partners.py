@@ -13,7 +13,7 @@ from ..importers import fields as F
 from ..importers.csv_source import CsvInput
 from ..models import Account, Partner, Seller
 from .accounts import find_partner, partner_account, seller_account
-from .batch import BatchSummary, RejectSink, RowProblems, field_error, parse_row
+from .batch import BatchSummary, RejectSink, RowProblems, Upserts, field_error, parse_row
 
 MODES = ("individual", "pooled")
 REQUIRED = ("code", "name")
@@ -171,35 +171,22 @@ def import_partners(
     from ..clock import default_actor
 
     actor = actor or default_actor()
-    summary = BatchSummary("partners import", src.name, counts={"new": 0, "updated": 0, "unchanged": 0})
-    seen: dict[str, tuple] = {}
+    run = Upserts(
+        BatchSummary("partners import", src.name, counts={"new": 0, "updated": 0, "unchanged": 0}),
+        src,
+        on_reject,
+    )
     for record in src.records(REQUIRED, OPTIONAL):
-        summary.rows += 1
-        try:
-            row = parse_row(src, record, PARSERS, dict.fromkeys(OPTIONAL, KEEP))
-            p = _complete(session, PartnerIn(**row))
-            key = (p.name, p.mode, p.consent, p.email)
-            if p.code in seen and seen[p.code] != key:
-                raise RowProblems(
-                    [
-                        field_error(
-                            src,
-                            record,
-                            "code",
-                            f"partner {p.code} appears twice in this file with different values",
-                        )
-                    ]
-                )
-            seen[p.code] = key
+        with run.row(record):
+            p = _complete(
+                session, PartnerIn(**parse_row(src, record, PARSERS, dict.fromkeys(OPTIONAL, KEEP)))
+            )
+            run.once(record, "code", p.code, (p.name, p.mode, p.consent, p.email))
             outcome, _, refusal = _apply(session, p, actor)
             if refusal:
                 raise RowProblems([field_error(src, record, "consent", refusal)])
-        except RowProblems as problems:
-            summary.reject(src, record, problems.errors, on_reject)
-            continue
-        summary.counts[outcome] += 1
-    summary.start(src)
-    return summary.finish(skip_invalid=skip_invalid)
+            run.count(outcome)
+    return run.finish(skip_invalid=skip_invalid)
 
 
 def public(p: Partner) -> dict:

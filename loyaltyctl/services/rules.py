@@ -20,8 +20,6 @@ from ..clock import now
 from ..errors import NotFound, Refused, UsageProblem
 from ..models import Posting, RuleVersion
 
-EPOCH = date(1900, 1, 1)
-
 
 def _whole(text: str) -> int:
     try:
@@ -158,8 +156,4 @@ def set_rule(*, session: Session, key: str, value: str, valid_from: date, actor:
     return {"key": key, "value": str(parsed), "valid_from": valid_from.isoformat(), "result": "created"}
 
 
-def rule_at(session: Session, key: str, on: date) -> object:
-    return load_rulebook(session).value(key, on)
-
-
-__all__ = ["EPOCH", "RULES", "RuleBook", "load_rulebook", "rule_at", "set_rule", "show_rules"]
+__all__ = ["RULES", "RuleBook", "load_rulebook", "set_rule", "show_rules"]

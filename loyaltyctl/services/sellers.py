@@ -14,7 +14,7 @@ from ..importers import fields as F
 from ..importers.csv_source import CsvInput
 from ..models import Account, Partner, Seller
 from .accounts import find_partner, find_seller, seller_account
-from .batch import BatchSummary, RejectSink, RowProblems, field_error, parse_row
+from .batch import BatchSummary, RejectSink, RowProblems, Upserts, field_error, parse_row
 
 REQUIRED = ("email", "name", "partner_code")
 OPTIONAL = ("enrolled_on",)
@@ -117,35 +117,21 @@ def add(*, session: Session, seller_in: SellerIn) -> dict:
 def import_sellers(
     *, session: Session, src: CsvInput, skip_invalid: bool, on_reject: RejectSink | None = None
 ) -> BatchSummary:
-    summary = BatchSummary("sellers import", src.name, counts={"new": 0, "updated": 0, "unchanged": 0})
+    run = Upserts(
+        BatchSummary("sellers import", src.name, counts={"new": 0, "updated": 0, "unchanged": 0}),
+        src,
+        on_reject,
+    )
     partners: dict[str, Partner] = {}
-    seen: dict[str, tuple] = {}
     for record in src.records(REQUIRED, OPTIONAL):
-        summary.rows += 1
-        try:
+        with run.row(record):
             s = SellerIn(**parse_row(src, record, PARSERS, DEFAULTS))
-            key = (s.name, s.partner_code, s.enrolled_on)
-            if s.email in seen and seen[s.email] != key:
-                raise RowProblems(
-                    [
-                        field_error(
-                            src,
-                            record,
-                            "email",
-                            f"{s.email} appears twice in this file with different values",
-                        )
-                    ]
-                )
-            seen[s.email] = key
+            run.once(record, "email", s.email, (s.name, s.partner_code, s.enrolled_on))
             outcome, problem, column = _apply(session, s, partners)
             if problem:
                 raise RowProblems([field_error(src, record, column, problem)])
-        except RowProblems as problems:
-            summary.reject(src, record, problems.errors, on_reject)
-            continue
-        summary.counts[outcome] += 1
-    summary.start(src)
-    return summary.finish(skip_invalid=skip_invalid)
+            run.count(outcome)
+    return run.finish(skip_invalid=skip_invalid)
 
 
 def _row(seller: Seller, partner: Partner, account: Account | None) -> dict:
