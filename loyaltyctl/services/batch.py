@@ -133,7 +133,7 @@ def parse_row(
 class Upserts:
     """The loop a small upsert import shares (partners, sellers)::
 
-    run = Upserts(summary, src, on_reject)
+    run = Upserts("partners import", src, on_reject)
     for record in src.records(REQUIRED, OPTIONAL):
         with run.row(record):
             item = ...parse...

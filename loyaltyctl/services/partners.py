@@ -171,11 +171,7 @@ def import_partners(
     from ..clock import default_actor
 
     actor = actor or default_actor()
-    run = Upserts(
-        BatchSummary("partners import", src.name, counts={"new": 0, "updated": 0, "unchanged": 0}),
-        src,
-        on_reject,
-    )
+    run = Upserts("partners import", src, on_reject)
     for record in src.records(REQUIRED, OPTIONAL):
         with run.row(record):
             p = _complete(

@@ -117,11 +117,7 @@ def add(*, session: Session, seller_in: SellerIn) -> dict:
 def import_sellers(
     *, session: Session, src: CsvInput, skip_invalid: bool, on_reject: RejectSink | None = None
 ) -> BatchSummary:
-    run = Upserts(
-        BatchSummary("sellers import", src.name, counts={"new": 0, "updated": 0, "unchanged": 0}),
-        src,
-        on_reject,
-    )
+    run = Upserts("sellers import", src, on_reject)
     partners: dict[str, Partner] = {}
     for record in src.records(REQUIRED, OPTIONAL):
         with run.row(record):
