@@ -84,7 +84,7 @@ def _sek(ore: int) -> str:
     return f"{Decimal(ore) / 100:.2f}"
 
 
-class _Lookups:
+class Lookups:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.partners: dict[str, tuple[int, str, str]] = {
@@ -110,6 +110,13 @@ class _Lookups:
             else:
                 self.pool[pid] = aid
 
+    def routed(self, partner_id: int, seller_id: int) -> int | None:
+        """The account the seller's points go to under the partner's current
+        mode, if it exists (read-only; ``db check`` uses it)."""
+        if self.partner_mode[partner_id] == "pooled":
+            return self.pool.get(partner_id)
+        return self.own.get(seller_id)
+
     def account_for(self, partner_id: int, seller_id: int) -> int:
         """The account the seller's points go to now (created if missing)."""
         if self.partner_mode[partner_id] == "pooled":
@@ -133,7 +140,7 @@ class _Lookups:
         return account.id
 
 
-def _parse(src: CsvInput, record: Record, look: _Lookups, today_: date) -> Row | list[RowError]:
+def _parse(src: CsvInput, record: Record, look: Lookups, today_: date) -> Row | list[RowError]:
     width = check_width(src, record)
     if width is not None:
         return [_decimal_comma_in_comma_file(src, record) or width]
@@ -231,7 +238,7 @@ def _decimal_comma_in_comma_file(src: CsvInput, record: Record) -> RowError | No
     )
 
 
-def _describe(old, new: Row, look: _Lookups) -> str:
+def _describe(old, new: Row, look: Lookups) -> str:
     """What changed, in words, for the postings' memo."""
     parts = []
     if old.status != new.status:
@@ -356,7 +363,7 @@ class _Import:
         self.command = command
         self.today = today()
         self.stamp = now()
-        self.look = _Lookups(session)
+        self.look = Lookups(session)
         self.earning = Earning.load(session)
         # The batch row is written with the first change: an import that
         # changes nothing writes nothing.
@@ -664,7 +671,7 @@ def reroute_partner(*, session: Session, partner_id: int, actor: str) -> int:
     account the new mode routes them to (the partner's pool, or the seller's own
     account), as a reversal and a credit like any other change, so the one rule
     keeps holding.  Returns how many contracts moved."""
-    look = _Lookups(session)
+    look = Lookups(session)
     mode = look.partner_mode[partner_id]
     memo = f"partner now {mode}: points move to the {'pool' if mode == 'pooled' else 'seller'}"
     c = CONTRACT.c

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from ..db import SCHEMA_HEAD, Database, display_url
 from ..models import Account, Batch, Contract, Partner, Posting, Seller
+from .contracts import Lookups
 from .earning import Earning
 
 MAX_PROBLEMS_PER_CHECK = 50
@@ -119,14 +120,7 @@ def _contracts(session: Session, r: CheckResult) -> None:
         .having(func.sum(Posting.points) != 0)
     ):
         posted.setdefault(cpk, {})[aid] = int(total)
-    modes = dict(session.exec(select(Partner.id, Partner.mode)).all())
-    pool: dict[int, int] = {}
-    own: dict[int, int] = {}
-    for aid, sid, pid in session.exec(select(Account.id, Account.seller_id, Account.partner_id)).all():
-        if sid is not None:
-            own[sid] = aid
-        else:
-            pool[pid] = aid
+    look = Lookups(session)
     c = Contract.__table__.c
     query = select(
         c.id,
@@ -158,9 +152,7 @@ def _contracts(session: Session, r: CheckResult) -> None:
             should = ", ".join(f"{names.get(a, a)} {p}" for a, p in want.items()) or "none"
             r.add(f"contract {row.contract_id}: net postings {have} != expected {should}")
         if row.posted_points:
-            routed = (
-                pool.get(row.partner_id) if modes.get(row.partner_id) == "pooled" else own.get(row.seller_id)
-            )
+            routed = look.routed(row.partner_id, row.seller_id)
             where = (row.posted_account_id, row.posted_seller_id, row.posted_value_date)
             if where != (routed, row.seller_id, row.start_date):
                 r.add(

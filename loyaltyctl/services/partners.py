@@ -196,7 +196,8 @@ def public(p: Partner) -> dict:
     }
 
 
-def list_partners(*, session: Session) -> list[dict]:
+def list_partners(*, session: Session, partner_id: int | None = None) -> list[dict]:
+    """Partners with their active sellers and points held (all, or one)."""
     sellers = dict(
         session.exec(
             select(Seller.partner_id, func.count()).where(Seller.active.is_(True)).group_by(Seller.partner_id)
@@ -213,7 +214,10 @@ def list_partners(*, session: Session) -> list[dict]:
         ).all()
     )
     rows = []
-    for p in session.exec(select(Partner).order_by(Partner.code)).scalars():
+    query = select(Partner).order_by(Partner.code)
+    if partner_id is not None:
+        query = query.where(Partner.id == partner_id)
+    for p in session.exec(query).scalars():
         rows.append(
             {
                 **public(p),
@@ -226,7 +230,7 @@ def list_partners(*, session: Session) -> list[dict]:
 
 def show_partner(*, session: Session, code: str) -> dict:
     p = find_partner(session, code)
-    row = next(r for r in list_partners(session=session) if r["code"] == p.code)
+    (row,) = list_partners(session=session, partner_id=p.id)
     row["created_at"] = p.created_at.isoformat(sep=" ")
     row["sellers_inactive"] = session.exec(
         select(func.count()).select_from(Seller).where(Seller.partner_id == p.id, Seller.active.is_(False))
