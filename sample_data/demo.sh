@@ -9,6 +9,9 @@ rm -rf demo
 mkdir demo
 export LOYALTYCTL_DB=demo/loyalty.db
 export LOYALTYCTL_ACTOR=demo
+# The sample data runs to mid November 2026: pin "today" so the tour reads the
+# same on any machine, whatever its clock says (override to replay another day).
+export LOYALTYCTL_TODAY="${LOYALTYCTL_TODAY:-2026-11-22}"
 
 step() {
     printf '\n== %s\n' "$*"
