@@ -98,3 +98,15 @@ def copy_db(src, dst) -> None:
     for suffix in ("", "-wal"):
         if Path(f"{src}{suffix}").exists():
             shutil.copyfile(f"{src}{suffix}", f"{dst}{suffix}")
+
+
+def catalog_csv(n: int) -> str:
+    """n items: sku I0001.., name "Item 0001".., points 1..n, unlimited stock."""
+    return "sku,name,points\n" + "".join(f"I{i:04d},Item {i:04d},{i}\n" for i in range(1, n + 1))
+
+
+def load_catalog(db: Database, text: str) -> None:
+    from loyaltyctl.services import catalog
+
+    with db.session(write=True) as s:
+        catalog.import_catalog(session=s, src=csv_input(text, name="catalog.csv"), skip_invalid=False)
