@@ -22,8 +22,17 @@ from typer.core import TyperGroup  # noqa: E402
 
 from .. import __version__  # noqa: E402
 from ..errors import EXIT_IO, LoyaltyError  # noqa: E402
-from . import campaigns, contracts, dbcmd, partners, points, rules, sellers  # noqa: E402
-from . import catalog  # noqa: E402
+from . import (  # noqa: E402
+    campaigns,
+    catalog,
+    contracts,
+    dbcmd,
+    partners,
+    points,
+    redemptions,
+    rules,
+    sellers,
+)
 from ._common import State  # noqa: E402
 
 EXIT_INTERNAL = 70
@@ -140,6 +149,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(dbcmd.app, name="db")
 app.add_typer(catalog.app, name="catalog")
+app.add_typer(redemptions.app, name="redemptions")
 
 
 def main() -> None:

@@ -1,0 +1,118 @@
+"""``loyaltyctl redemptions``: requests to spend points, and the office's decisions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..output import Format, render, say
+from ._common import DryRunOpt, EncodingOpt, FormatOpt, RejectsOpt, SkipInvalidOpt, run_import, state
+
+app = typer.Typer(help="Redemptions: spend points on catalog items.", no_args_is_help=True)
+
+LIST_COLUMNS = ["id", "account", "partner", "sku", "quantity", "points", "status", "requested_at", "reason"]
+
+
+@app.command()
+def request(
+    ctx: typer.Context,
+    account: Annotated[
+        str, typer.Argument(help="The seller's email (individual mode) or the partner code (pooled).")
+    ],
+    sku: Annotated[str, typer.Argument(help="The catalog item.")],
+    qty: Annotated[int, typer.Option("--qty", help="How many.", min=1)] = 1,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Request a reward: holds its points and stock at once, and prints the request id."""
+    from ..services import redemptions as svc
+
+    st = state(ctx)
+    with st.database().session(write=True) as session:
+        row = svc.request(session=session, ref=account, sku=sku, quantity=qty, actor=st.who())
+    if fmt is Format.table:
+        typer.echo(row["id"])
+        say(
+            f"requested {row['quantity']} x {row['sku']} for {row['points']} points; "
+            f"{row['available']} available"
+        )
+    else:
+        render([row], fmt)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[
+        str, typer.Argument(help="CSV file (request_id,account,sku,quantity[,requested_at]), - for stdin.")
+    ],
+    dry_run: DryRunOpt = False,
+    skip_invalid: SkipInvalidOpt = False,
+    rejects: RejectsOpt = None,
+    encoding: EncodingOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Import redemption requests (idempotent by request_id)."""
+    from ..services import redemptions as svc
+
+    run_import(
+        ctx,
+        path=file,
+        encoding=encoding,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+        rejects=rejects,
+        fmt=fmt,
+        service=svc.import_requests,
+        actor=state(ctx).who(),
+    )
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, approved or rejected (default: all).")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List redemption requests, oldest first."""
+    from ..services import redemptions as svc
+
+    with state(ctx).database().session() as session:
+        rows = svc.list_requests(session=session, status=status)
+    render(rows, fmt, title="Redemptions", columns=None if fmt is Format.json else LIST_COLUMNS)
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    ids: Annotated[list[str], typer.Argument(help="Request ids.")],
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Approve requests: debit the points, consume the stock (all or nothing)."""
+    _decide(ctx, ids, True, None, fmt)
+
+
+@app.command()
+def reject(
+    ctx: typer.Context,
+    ids: Annotated[list[str], typer.Argument(help="Request ids.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded and shown).")],
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Reject requests: release the held points and stock (all or nothing)."""
+    _decide(ctx, ids, False, reason, fmt)
+
+
+def _decide(ctx: typer.Context, ids: list[str], approve: bool, reason: str | None, fmt: Format) -> None:
+    from ..services import redemptions as svc
+
+    st = state(ctx)
+    with st.database().session(write=True) as session:
+        rows = svc.decide(session=session, ids=ids, approve=approve, actor=st.who(), reason=reason)
+    render(
+        rows,
+        fmt,
+        columns=None if fmt is Format.json else ["id", "account", "sku", "points", "status", "result"],
+    )
