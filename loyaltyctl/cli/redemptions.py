@@ -85,6 +85,70 @@ def list_(
 
 
 @app.command()
+def review(ctx: typer.Context) -> None:
+    """Go through the pending requests, oldest first: approve, reject, skip or quit.
+
+    Each decision is committed as it is made.  Needs a terminal."""
+    from ..errors import LoyaltyError, UsageProblem
+    from . import _prompt
+
+    if not _prompt.interactive():
+        raise UsageProblem(
+            "redemptions review needs a terminal; "
+            "use `redemptions approve ID...` or `redemptions reject ID... --reason TEXT`"
+        )
+    from ..services import redemptions as svc
+
+    st = state(ctx)
+    db = st.database()
+    with db.session() as session:
+        queue = svc.pending_ids(session=session)
+    done = {"approved": 0, "rejected": 0, "skipped": 0}
+    if not queue:
+        say("no pending requests")
+        return
+    for n, rid in enumerate(queue, 1):
+        with db.session() as session:
+            r = svc.show(session=session, rid=rid)
+        if r["status"] != "pending":
+            continue  # decided elsewhere meanwhile
+        typer.echo(
+            f"\n[{n}/{len(queue)}] {r['id']}  requested {r['requested_at'][:10]}\n"
+            f"  holder:    {r['holder']} ({r['account']}), partner {r['partner']}\n"
+            f"  balance:   {r['balance']} points, available {r['available']}\n"
+            f"  item:      {r['quantity']} x {r['sku']} {r['item'] or ''}\n"
+            f"  cost:      {r['points']} points"
+        )
+        answer = _prompt.choose(
+            f"{r['id']}:",
+            [("a", "approve"), ("r", "reject"), ("s", "skip"), ("q", "quit")],
+        )
+        if answer in (None, "q"):
+            break
+        if answer == "s":
+            done["skipped"] += 1
+            continue
+        reason = None
+        if answer == "r":
+            reason = (_prompt.ask_text("reason:") or "").strip()
+            if not reason:
+                say(f"{r['id']}: no reason given, skipped")
+                done["skipped"] += 1
+                continue
+        try:
+            with db.session(write=True) as session:
+                row = svc.decide(
+                    session=session, ids=[rid], approve=answer == "a", actor=st.who(), reason=reason
+                )[0]
+        except LoyaltyError as exc:
+            say(f"{r['id']}: {exc.message}")
+            continue
+        done[row["status"]] += 1
+        typer.echo(f"{r['id']}: {row['status']}")
+    say(", ".join(f"{v} {k}" for k, v in done.items()))
+
+
+@app.command()
 def approve(
     ctx: typer.Context,
     ids: Annotated[list[str], typer.Argument(help="Request ids.")],
