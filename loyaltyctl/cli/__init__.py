@@ -32,6 +32,7 @@ from . import (  # noqa: E402
     redemptions,
     rules,
     sellers,
+    statements,
 )
 from ._common import State  # noqa: E402
 
@@ -150,6 +151,7 @@ app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(dbcmd.app, name="db")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(redemptions.app, name="redemptions")
+app.add_typer(statements.app, name="statements")
 
 
 def main() -> None:
