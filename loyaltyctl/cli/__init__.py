@@ -30,6 +30,7 @@ from . import (  # noqa: E402
     partners,
     points,
     redemptions,
+    report,
     rules,
     sellers,
     statements,
@@ -152,6 +153,7 @@ app.add_typer(dbcmd.app, name="db")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(redemptions.app, name="redemptions")
 app.add_typer(statements.app, name="statements")
+app.add_typer(report.app, name="report")
 
 
 def main() -> None:
