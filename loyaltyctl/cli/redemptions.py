@@ -22,6 +22,9 @@ def request(
     ],
     sku: Annotated[str, typer.Argument(help="The catalog item.")],
     qty: Annotated[int, typer.Option("--qty", help="How many.", min=1)] = 1,
+    request_id: Annotated[
+        str | None, typer.Option("--id", help="Name the request yourself: a re-run then changes nothing.")
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Request a reward: holds its points and stock at once, and prints the request id."""
@@ -29,11 +32,14 @@ def request(
 
     st = state(ctx)
     with st.database().session(write=True) as session:
-        row = svc.request(session=session, ref=account, sku=sku, quantity=qty, actor=st.who())
+        row = svc.request(
+            session=session, ref=account, sku=sku, quantity=qty, actor=st.who(), request_id=request_id
+        )
     if fmt is Format.table:
         typer.echo(row["id"])
+        verb = "already requested" if row["result"] == "unchanged" else "requested"
         say(
-            f"requested {row['quantity']} x {row['sku']} for {row['points']} points; "
+            f"{verb} {row['quantity']} x {row['sku']} for {row['points']} points; "
             f"{row['available']} available"
         )
     else:
@@ -152,10 +158,11 @@ def review(ctx: typer.Context) -> None:
 def approve(
     ctx: typer.Context,
     ids: Annotated[list[str], typer.Argument(help="Request ids.")],
+    dry_run: DryRunOpt = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Approve requests: debit the points, consume the stock (all or nothing)."""
-    _decide(ctx, ids, True, None, fmt)
+    _decide(ctx, ids, True, None, fmt, dry_run)
 
 
 @app.command()
@@ -163,18 +170,23 @@ def reject(
     ctx: typer.Context,
     ids: Annotated[list[str], typer.Argument(help="Request ids.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded and shown).")],
+    dry_run: DryRunOpt = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Reject requests: release the held points and stock (all or nothing)."""
-    _decide(ctx, ids, False, reason, fmt)
+    _decide(ctx, ids, False, reason, fmt, dry_run)
 
 
-def _decide(ctx: typer.Context, ids: list[str], approve: bool, reason: str | None, fmt: Format) -> None:
+def _decide(
+    ctx: typer.Context, ids: list[str], approve: bool, reason: str | None, fmt: Format, dry_run: bool
+) -> None:
     from ..services import redemptions as svc
 
     st = state(ctx)
-    with st.database().session(write=True) as session:
+    with st.database().session(write=True, dry_run=dry_run) as session:
         rows = svc.decide(session=session, ids=ids, approve=approve, actor=st.who(), reason=reason)
+    if dry_run:
+        say("dry run, nothing written")
     render(
         rows,
         fmt,

@@ -148,23 +148,31 @@ def _reserve(
     return "new", red
 
 
-def request(*, session: Session, ref: str, sku: str, quantity: int, actor: str) -> dict:
+def request(
+    *, session: Session, ref: str, sku: str, quantity: int, actor: str, request_id: str | None = None
+) -> dict:
     if quantity <= 0:
         raise UsageProblem("--qty must be at least 1")
+    rid = None
+    if request_id is not None:
+        try:
+            rid = _request_id(request_id)
+        except F.FieldError as exc:
+            raise UsageProblem(f"--id {request_id!r}: {exc}") from None
     try:
-        _, red = _reserve(
+        outcome, red = _reserve(
             session,
             ref=ref,
             sku=sku.strip().upper(),
             quantity=quantity,
-            rid=None,
+            rid=rid,
             requested_at=None,
             actor=actor,
         )
     except Problem as p:
         err = NotFound(p.reason) if p.exit_code == 3 else Refused(p.reason)
         raise err from None
-    return {**_one(session, red.id), "result": "requested"}
+    return {**_one(session, red.id), "result": "requested" if outcome == "new" else "unchanged"}
 
 
 def import_requests(

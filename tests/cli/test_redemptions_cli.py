@@ -129,3 +129,14 @@ def test_a_price_change_does_not_alter_a_pending_request(prog, cli):
     cli("catalog", "import", "-", input="sku,name,points\nMUG,Mug,900\n", ok=True)
     cli("redemptions", "approve", rid, ok=True)
     assert balance(cli, "ACME")["balance"] == 3700 - 500  # the price of the request day
+
+
+def test_a_named_request_is_safe_to_rerun_and_approve_has_a_dry_run(prog, cli, db_path):
+    assert cli("redemptions", "request", "ACME", "MUG", "--id", "mail-7", ok=True).stdout.strip() == "MAIL-7"
+    again = cli("redemptions", "request", "ACME", "MUG", "--id", "mail-7", ok=True)
+    assert again.stdout.strip() == "MAIL-7" and "already requested" in again.stderr
+    assert balance(cli, "ACME")["held"] == 500  # held once
+    r = cli("redemptions", "approve", "MAIL-7", "--dry-run", ok=True)
+    assert "dry run" in r.stderr
+    assert postings(db_path, "redemption") == []
+    assert balance(cli, "ACME")["held"] == 500
