@@ -66,12 +66,12 @@ class ItemIn:
     name: str
     points: int
     stock: int | None | object = KEEP
-    active: bool = True
+    active: bool | object = KEEP
 
 
 def _apply(session: Session, item: ItemIn) -> tuple[str, str | None, str]:
     row = session.exec(select(CatalogItem).where(CatalogItem.sku == item.sku)).scalar()
-    stock = item.stock
+    stock, active = item.stock, item.active
     if row is None:
         session.add(
             CatalogItem(
@@ -80,16 +80,18 @@ def _apply(session: Session, item: ItemIn) -> tuple[str, str | None, str]:
                 points=item.points,
                 stock=None if stock is KEEP else stock,
                 reserved=0,
-                active=item.active,
+                active=True if active is KEEP else active,
                 updated_at=now(),
             )
         )
         return "new", None, ""
     if stock is KEEP:
         stock = row.stock
+    if active is KEEP:
+        active = row.active
     if stock is not None and stock < row.reserved:  # type: ignore[operator]
         return "refused", f"stock {stock} is below the {row.reserved} reserved by pending requests", "stock"
-    new = (item.name, item.points, stock, item.active)
+    new = (item.name, item.points, stock, active)
     if (row.name, row.points, row.stock, row.active) == new:
         return "unchanged", None, ""
     row.name, row.points, row.stock, row.active = new  # type: ignore[assignment]
@@ -105,8 +107,9 @@ def import_catalog(
     for record in src.records(REQUIRED, OPTIONAL):
         with run.row(record):
             values = parse_row(src, record, PARSERS, DEFAULTS)
-            if "stock" not in src.columns:
-                values["stock"] = KEEP
+            for column in OPTIONAL:  # a column left out keeps an existing item's value
+                if column not in src.columns:
+                    values[column] = KEEP
             item = ItemIn(**values)  # type: ignore[arg-type]
             stock = None if item.stock is KEEP else item.stock
             run.once(record, "sku", item.sku, (item.name, item.points, stock, item.active))

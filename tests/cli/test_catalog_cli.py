@@ -49,3 +49,11 @@ def test_list_filters_and_stays_quick_with_5000_items(db, cli):
 def test_show_unknown_sku_is_not_found(db, cli):
     r = cli("catalog", "show", "NOPE")
     assert r.exit_code == 3 and "NOPE" in r.stderr
+
+
+def test_inactive_items_are_hidden_and_a_left_out_column_keeps_the_flag(db, cli):
+    cli("catalog", "import", "-", input="sku,name,points,active\nA,Apple,10,yes\nB,Pear,20,no\n", ok=True)
+    assert [i["sku"] for i in as_json(cli("catalog", "list", "-f", "json"))] == ["A"]
+    assert [i["sku"] for i in as_json(cli("catalog", "list", "--all", "-f", "json"))] == ["A", "B"]
+    cli("catalog", "import", "-", input="sku,name,points\nB,Pear,25\n", ok=True)  # no active column
+    assert as_json(cli("catalog", "show", "B", "-f", "json"))["active"] is False

@@ -140,3 +140,10 @@ def test_a_named_request_is_safe_to_rerun_and_approve_has_a_dry_run(prog, cli, d
     assert "dry run" in r.stderr
     assert postings(db_path, "redemption") == []
     assert balance(cli, "ACME")["held"] == 500
+
+
+def test_an_inactive_item_cannot_be_requested(prog, cli):
+    cli("catalog", "import", "-", input="sku,name,points,active\nMUG,Mug,500,no\n", ok=True)
+    r = cli("redemptions", "request", "ACME", "MUG")
+    assert r.exit_code == 4 and "inactive" in r.stderr
+    assert balance(cli, "ACME")["held"] == 0
