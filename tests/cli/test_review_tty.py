@@ -84,3 +84,24 @@ def test_review_without_a_terminal_refuses_with_a_hint(queue, sub, db_path):
         "use `redemptions approve ID...` or `redemptions reject ID... --reason TEXT`"
     ]
     assert all(s == "pending" for s, _ in statuses(db_path)["requests"].values())
+
+
+def test_a_lost_terminal_keeps_the_decisions_already_taken(queue, db_path, cli):
+    env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm"}
+    child = pexpect.spawn(str(LOYALTYCTL), ["redemptions", "review"], env=env, encoding="utf-8", timeout=30)
+    try:
+        child.expect(r"R000001:")
+        child.send("a\r")
+        child.expect("R000001: approved")
+        child.expect(r"R000002:")
+    finally:
+        child.close(force=True)  # the terminal goes away mid-question (SIGHUP, then SIGKILL)
+    got = statuses(db_path)
+    assert got["requests"] == {
+        "R000001": ("approved", None),
+        "R000002": ("pending", None),
+        "R000003": ("pending", None),
+    }
+    # bo's 500 and ACME's 3 000 still held; R000001's 500 released with the approval.
+    assert got["held"] == {"partner": 3000, "seller": 500}
+    assert cli("db", "check").exit_code == 0
