@@ -188,13 +188,64 @@ class Campaign(SQLModel, table=True):
     actor: str = Field(max_length=128)
 
 
+class CatalogItem(SQLModel, table=True):
+    """A reward.  ``stock`` is on hand (None: unlimited); ``reserved`` is what
+    pending requests hold of it."""
+
+    __tablename__ = "catalog_item"
+    __table_args__ = (
+        _int_check("points", "catalog_item"),
+        CheckConstraint("points > 0", name="ck_catalog_item_points_positive"),
+        CheckConstraint("reserved >= 0", name="ck_catalog_item_reserved"),
+        CheckConstraint("stock IS NULL OR stock >= reserved", name="ck_catalog_item_stock"),
+        Index("ix_catalog_item_name", "name"),
+        Index("ix_catalog_item_points", "points"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    points: int = Field(sa_type=BigInteger)
+    stock: int | None = Field(default=None, sa_type=BigInteger)
+    reserved: int = Field(default=0, sa_type=BigInteger)
+    active: bool = Field(default=True)
+    updated_at: datetime
+
+
+class Redemption(SQLModel, table=True):
+    """A request to spend points on a reward; its cost is fixed when requested."""
+
+    __tablename__ = "redemption"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="ck_redemption_status"),
+        CheckConstraint("quantity > 0", name="ck_redemption_quantity"),
+        CheckConstraint("points = unit_points * quantity", name="ck_redemption_points"),
+        Index("ix_redemption_status_requested", "status", "requested_at"),
+        Index("ix_redemption_account_id", "account_id"),
+    )
+
+    id: str = Field(max_length=64, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    sku: str = Field(max_length=64)
+    quantity: int
+    unit_points: int = Field(sa_type=BigInteger)
+    points: int = Field(sa_type=BigInteger)
+    status: str = Field(default="pending", max_length=16)
+    requested_at: datetime
+    decided_at: datetime | None = None
+    reason: str | None = Field(default=None, max_length=500)
+    actor: str = Field(max_length=128)
+
+
 __all__ = [
     "Account",
     "Batch",
     "Campaign",
+    "CatalogItem",
     "Contract",
     "Partner",
     "Posting",
+    "Redemption",
     "RuleVersion",
     "Seller",
 ]

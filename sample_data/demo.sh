@@ -50,6 +50,18 @@ step "What a 250 000 SEK contract earns today, and during the Midsommar campaign
 loyaltyctl points calc --amount 250000
 loyaltyctl points calc --amount 250000 --date 2026-06-20
 
+step "Rewards: the catalog, requests (points held at once), the office's decisions"
+loyaltyctl catalog import sample_data/catalog.csv
+loyaltyctl redemptions import sample_data/redemptions.csv
+loyaltyctl redemptions approve WEB-1001 WEB-1002 WEB-1003
+loyaltyctl redemptions reject WEB-1004 --reason "Muggen är slut i den färgen"
+loyaltyctl redemptions list
+echo "WEB-1005 stays pending: its 60 000 points are held (see held in the liability below)"
+
+step "November statements, one PDF per account plus an index, and the liability"
+loyaltyctl statements export --month 2026-11 --format pdf --out demo/statements
+loyaltyctl report liability
+
 step "The ledger adds up"
 loyaltyctl db check
 

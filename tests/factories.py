@@ -98,3 +98,31 @@ def copy_db(src, dst) -> None:
     for suffix in ("", "-wal"):
         if Path(f"{src}{suffix}").exists():
             shutil.copyfile(f"{src}{suffix}", f"{dst}{suffix}")
+
+
+def catalog_csv(n: int) -> str:
+    """n items: sku I0001.., name "Item 0001".., points 1..n, unlimited stock."""
+    return "sku,name,points\n" + "".join(f"I{i:04d},Item {i:04d},{i}\n" for i in range(1, n + 1))
+
+
+def load_catalog(db: Database, text: str) -> None:
+    from loyaltyctl.services import catalog
+
+    with db.session(write=True) as s:
+        catalog.import_catalog(session=s, src=csv_input(text, name="catalog.csv"), skip_invalid=False)
+
+
+REWARDS = "sku,name,points,stock\nMUG,Mug,500,3\nTRIP,Weekend trip,3000,\n"
+
+
+def rewards_program(db: Database) -> None:
+    """small_program with points: ACME pool 2 600 + 1 100 = 3 700, bo 2 600;
+    catalog MUG 500 points (3 in stock), TRIP 3 000 points (unlimited)."""
+    small_program(db)
+    import_contracts(
+        db,
+        "C1,ACME,anna@acme.se,2026-01-10,250000,leasing,started\n"  # 250 000 * 10 / 1000 + 100 = 2 600
+        "C2,ACME,arne@acme.se,2026-01-11,100000,leasing,started\n"  # 100 000 * 10 / 1000 + 100 = 1 100
+        "C3,BOLT,bo@bolt.se,2026-01-12,250000,leasing,started\n",  # 2 600
+    )
+    load_catalog(db, REWARDS)

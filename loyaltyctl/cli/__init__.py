@@ -22,7 +22,19 @@ from typer.core import TyperGroup  # noqa: E402
 
 from .. import __version__  # noqa: E402
 from ..errors import EXIT_IO, LoyaltyError  # noqa: E402
-from . import campaigns, contracts, dbcmd, partners, points, rules, sellers  # noqa: E402
+from . import (  # noqa: E402
+    campaigns,
+    catalog,
+    contracts,
+    dbcmd,
+    partners,
+    points,
+    redemptions,
+    report,
+    rules,
+    sellers,
+    statements,
+)
 from ._common import State  # noqa: E402
 
 EXIT_INTERNAL = 70
@@ -138,6 +150,10 @@ app.add_typer(points.app, name="points")
 app.add_typer(rules.app, name="rules")
 app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(dbcmd.app, name="db")
+app.add_typer(catalog.app, name="catalog")
+app.add_typer(redemptions.app, name="redemptions")
+app.add_typer(statements.app, name="statements")
+app.add_typer(report.app, name="report")
 
 
 def main() -> None:

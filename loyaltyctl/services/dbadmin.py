@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from ..db import SCHEMA_HEAD, Database, display_url
-from ..models import Account, Batch, Contract, Partner, Posting, Seller
+from ..models import Account, Batch, CatalogItem, Contract, Partner, Posting, Redemption, Seller
 from .contracts import Lookups
 from .earning import Earning
 
@@ -90,14 +90,46 @@ def _balances(session: Session, r: CheckResult) -> None:
 
 
 def _holds(session: Session, r: CheckResult) -> None:
-    # Redemptions do not exist yet: nothing may be held.
     names = _account_names(session)
-    for aid, held in session.exec(select(Account.id, Account.held).where(Account.held > 0)).all():
-        r.add(f"account {names.get(aid, aid)}: held {held} != pending redemptions 0")
+    pending = (
+        select(Redemption.account_id, func.sum(Redemption.points).label("total"))
+        .where(Redemption.status == "pending")
+        .group_by(Redemption.account_id)
+        .subquery()
+    )
+    rows = session.exec(
+        select(Account.id, Account.held, func.coalesce(pending.c.total, 0))
+        .outerjoin(pending, pending.c.account_id == Account.id)
+        .where(Account.held != func.coalesce(pending.c.total, 0))
+    ).all()
+    for aid, held, total in rows:
+        r.add(f"account {names.get(aid, aid)}: held {held} != pending redemptions {total}")
     for aid, held, _bal in session.exec(
         select(Account.id, Account.held, Account.balance).where(Account.held < 0)
     ).all():
         r.add(f"account {names.get(aid, aid)}: held {held} is negative")
+
+
+def _stock(session: Session, r: CheckResult) -> None:
+    pending = (
+        select(Redemption.sku, func.sum(Redemption.quantity).label("qty"))
+        .where(Redemption.status == "pending")
+        .group_by(Redemption.sku)
+        .subquery()
+    )
+    rows = session.exec(
+        select(CatalogItem.sku, CatalogItem.reserved, func.coalesce(pending.c.qty, 0))
+        .outerjoin(pending, pending.c.sku == CatalogItem.sku)
+        .where(CatalogItem.reserved != func.coalesce(pending.c.qty, 0))
+    ).all()
+    for sku, reserved, qty in rows:
+        r.add(f"catalog item {sku}: reserved {reserved} != pending quantity {qty}")
+    for sku, stock, reserved in session.exec(
+        select(CatalogItem.sku, CatalogItem.stock, CatalogItem.reserved).where(
+            CatalogItem.stock.is_not(None), CatalogItem.stock < CatalogItem.reserved
+        )
+    ).all():
+        r.add(f"catalog item {sku}: stock {stock} is below reserved {reserved}")
 
 
 def _keys(session: Session, r: CheckResult) -> None:
@@ -171,6 +203,7 @@ CHECKS: list[tuple[str, str, Callable]] = [
     ("holds", "held points equal the pending redemptions", _holds),
     ("idempotency", "every posting's idempotency key is unique", _keys),
     ("contracts", "every contract's net points equal what the rules give for its current row", _contracts),
+    ("stock", "reserved stock equals the pending redemptions' quantities", _stock),
 ]
 
 

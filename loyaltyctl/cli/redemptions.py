@@ -1,0 +1,194 @@
+"""``loyaltyctl redemptions``: requests to spend points, and the office's decisions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..output import Format, render, say
+from ._common import DryRunOpt, EncodingOpt, FormatOpt, RejectsOpt, SkipInvalidOpt, run_import, state
+
+app = typer.Typer(help="Redemptions: spend points on catalog items.", no_args_is_help=True)
+
+LIST_COLUMNS = ["id", "account", "partner", "sku", "quantity", "points", "status", "requested_at", "reason"]
+
+
+@app.command()
+def request(
+    ctx: typer.Context,
+    account: Annotated[
+        str, typer.Argument(help="The seller's email (individual mode) or the partner code (pooled).")
+    ],
+    sku: Annotated[str, typer.Argument(help="The catalog item.")],
+    qty: Annotated[int, typer.Option("--qty", help="How many.", min=1)] = 1,
+    request_id: Annotated[
+        str | None, typer.Option("--id", help="Name the request yourself: a re-run then changes nothing.")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Request a reward: holds its points and stock at once, and prints the request id."""
+    from ..services import redemptions as svc
+
+    st = state(ctx)
+    with st.database().session(write=True) as session:
+        row = svc.request(
+            session=session, ref=account, sku=sku, quantity=qty, actor=st.who(), request_id=request_id
+        )
+    if fmt is Format.table:
+        typer.echo(row["id"])
+        verb = "already requested" if row["result"] == "unchanged" else "requested"
+        say(
+            f"{verb} {row['quantity']} x {row['sku']} for {row['points']} points; "
+            f"{row['available']} available"
+        )
+    else:
+        render([row], fmt)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[
+        str, typer.Argument(help="CSV file (request_id,account,sku,quantity[,requested_at]), - for stdin.")
+    ],
+    dry_run: DryRunOpt = False,
+    skip_invalid: SkipInvalidOpt = False,
+    rejects: RejectsOpt = None,
+    encoding: EncodingOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Import redemption requests (idempotent by request_id)."""
+    from ..services import redemptions as svc
+
+    run_import(
+        ctx,
+        path=file,
+        encoding=encoding,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+        rejects=rejects,
+        fmt=fmt,
+        service=svc.import_requests,
+        actor=state(ctx).who(),
+    )
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, approved or rejected (default: all).")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List redemption requests, oldest first."""
+    from ..services import redemptions as svc
+
+    with state(ctx).database().session() as session:
+        rows = svc.list_requests(session=session, status=status)
+    render(rows, fmt, title="Redemptions", columns=None if fmt is Format.json else LIST_COLUMNS)
+
+
+@app.command()
+def review(ctx: typer.Context) -> None:
+    """Go through the pending requests, oldest first: approve, reject, skip or quit.
+
+    Each decision is committed as it is made.  Needs a terminal."""
+    from ..errors import LoyaltyError, UsageProblem
+    from . import _prompt
+
+    if not _prompt.interactive():
+        raise UsageProblem(
+            "redemptions review needs a terminal; "
+            "use `redemptions approve ID...` or `redemptions reject ID... --reason TEXT`"
+        )
+    from ..services import redemptions as svc
+
+    st = state(ctx)
+    db = st.database()
+    with db.session() as session:
+        queue = svc.pending_ids(session=session)
+    done = {"approved": 0, "rejected": 0, "skipped": 0}
+    if not queue:
+        say("no pending requests")
+        return
+    for n, rid in enumerate(queue, 1):
+        with db.session() as session:
+            r = svc.show(session=session, rid=rid)
+        if r["status"] != "pending":
+            continue  # decided elsewhere meanwhile
+        typer.echo(
+            f"\n[{n}/{len(queue)}] {r['id']}  requested {r['requested_at'][:10]}\n"
+            f"  holder:    {r['holder']} ({r['account']}), partner {r['partner']}\n"
+            f"  balance:   {r['balance']} points, available {r['available']}\n"
+            f"  item:      {r['quantity']} x {r['sku']} {r['item'] or ''}\n"
+            f"  cost:      {r['points']} points"
+        )
+        answer = _prompt.choose(
+            f"{r['id']}:",
+            [("a", "approve"), ("r", "reject"), ("s", "skip"), ("q", "quit")],
+        )
+        if answer in (None, "q"):
+            break
+        if answer == "s":
+            done["skipped"] += 1
+            continue
+        reason = None
+        if answer == "r":
+            reason = (_prompt.ask_text("reason:") or "").strip()
+            if not reason:
+                say(f"{r['id']}: no reason given, skipped")
+                done["skipped"] += 1
+                continue
+        try:
+            with db.session(write=True) as session:
+                row = svc.decide(
+                    session=session, ids=[rid], approve=answer == "a", actor=st.who(), reason=reason
+                )[0]
+        except LoyaltyError as exc:
+            say(f"{r['id']}: {exc.message}")
+            continue
+        done[row["status"]] += 1
+        typer.echo(f"{r['id']}: {row['status']}")
+    say(", ".join(f"{v} {k}" for k, v in done.items()))
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    ids: Annotated[list[str], typer.Argument(help="Request ids.")],
+    dry_run: DryRunOpt = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Approve requests: debit the points, consume the stock (all or nothing)."""
+    _decide(ctx, ids, True, None, fmt, dry_run)
+
+
+@app.command()
+def reject(
+    ctx: typer.Context,
+    ids: Annotated[list[str], typer.Argument(help="Request ids.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded and shown).")],
+    dry_run: DryRunOpt = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Reject requests: release the held points and stock (all or nothing)."""
+    _decide(ctx, ids, False, reason, fmt, dry_run)
+
+
+def _decide(
+    ctx: typer.Context, ids: list[str], approve: bool, reason: str | None, fmt: Format, dry_run: bool
+) -> None:
+    from ..services import redemptions as svc
+
+    st = state(ctx)
+    with st.database().session(write=True, dry_run=dry_run) as session:
+        rows = svc.decide(session=session, ids=ids, approve=approve, actor=st.who(), reason=reason)
+    if dry_run:
+        say("dry run, nothing written")
+    render(
+        rows,
+        fmt,
+        columns=None if fmt is Format.json else ["id", "account", "sku", "points", "status", "result"],
+    )

@@ -1,0 +1,350 @@
+"""Redemptions: spending points on catalog items.
+
+A request holds its points (``account.held``) and its stock (``reserved``) at
+once, at the price of the day; available = balance - held.  Approval posts a
+``redemption`` posting of -points (idempotency key ``redemption:ID``), releases
+the hold and consumes the stock; rejection releases both.  Deciding a request
+the same way twice changes nothing; the other way is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from ..clock import now, today
+from ..errors import NotFound, Refused, UsageProblem
+from ..importers import fields as F
+from ..importers.csv_source import CsvInput
+from ..ledger import Entry, Ledger, new_batch
+from ..models import Account, CatalogItem, Partner, Redemption, Seller
+from .accounts import holder_account, resolve
+from .batch import BatchSummary, RejectSink, RowProblems, Upserts, field_error, parse_row
+from .catalog import find_item, parse_sku
+
+STATUSES = ("pending", "approved", "rejected")
+REQUIRED = ("request_id", "account", "sku", "quantity")
+OPTIONAL = ("requested_at",)
+
+
+def _quantity(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise F.FieldError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise F.FieldError("must be at least 1")
+    if value > 1_000_000:
+        raise F.FieldError("is more than 1 000 000")
+    return value
+
+
+def _request_id(text: str) -> str:
+    return F.parse_code(text, what="request id")
+
+
+def _account_ref(text: str) -> str:
+    value = text.strip()
+    if not value:
+        raise F.FieldError("empty")
+    return value
+
+
+PARSERS = {
+    "request_id": _request_id,
+    "account": _account_ref,
+    "sku": parse_sku,
+    "quantity": _quantity,
+    "requested_at": F.parse_date,
+}
+DEFAULTS: dict[str, object] = {"requested_at": None}
+
+
+def _available(session: Session, account_id: int) -> tuple[int, int]:
+    balance, held = session.exec(select(Account.balance, Account.held).where(Account.id == account_id)).one()
+    return int(balance), int(held)
+
+
+def _next_id(session: Session) -> str:
+    n = int(session.exec(select(func.count()).select_from(Redemption)).scalar()) + 1
+    while session.get(Redemption, f"R{n:06d}") is not None:
+        n += 1
+    return f"R{n:06d}"
+
+
+class Problem(Exception):
+    """Why one request cannot be made: the column to blame and the reason."""
+
+    def __init__(self, column: str, reason: str, exit_code: int = 4) -> None:
+        super().__init__(reason)
+        self.column, self.reason, self.exit_code = column, reason, exit_code
+
+
+def _reserve(
+    session: Session,
+    *,
+    ref: str,
+    sku: str,
+    quantity: int,
+    rid: str | None,
+    requested_at: datetime | None,
+    actor: str,
+) -> tuple[str, Redemption]:
+    """Check, then hold points and stock for one request.  Raises ``Problem``
+    (nothing written) or returns ("new"|"unchanged", redemption)."""
+    try:
+        holder = resolve(session, ref)
+        acc = holder_account(session, holder)
+    except (NotFound, Refused) as exc:
+        raise Problem("account", exc.message, exc.exit_code) from None
+    if rid is not None:
+        found = session.get(Redemption, rid)
+        if found is not None:
+            if (found.account_id, found.sku, found.quantity) == (acc.id, sku, quantity):
+                return "unchanged", found
+            raise Problem(
+                "request_id",
+                f"request {rid} exists for {found.quantity} x {found.sku} on another account or item",
+            )
+    try:
+        item = find_item(session, sku)
+    except NotFound as exc:
+        raise Problem("sku", exc.message, exc.exit_code) from None
+    if not item.active:
+        raise Problem("sku", f"{item.sku} is not available (inactive)")
+    cost = item.points * quantity
+    balance, held = _available(session, acc.id)
+    if cost > balance - held:
+        raise Problem(
+            "quantity",
+            f"{holder.ref} has {balance - held} points available (balance {balance}, held {held}); "
+            f"{quantity} x {item.sku} costs {cost}",
+        )
+    if item.stock is not None and item.reserved + quantity > item.stock:
+        raise Problem(
+            "quantity",
+            f"{item.sku} has {item.stock - item.reserved} in stock not reserved; {quantity} requested",
+        )
+    red = Redemption(
+        id=rid or _next_id(session),
+        account_id=acc.id,
+        sku=item.sku,
+        quantity=quantity,
+        unit_points=item.points,
+        points=cost,
+        status="pending",
+        requested_at=requested_at or now(),
+        actor=actor,
+    )
+    session.add(red)
+    session.exec(update(Account).where(Account.id == acc.id).values(held=Account.held + cost))
+    session.exec(
+        update(CatalogItem).where(CatalogItem.id == item.id).values(reserved=CatalogItem.reserved + quantity)
+    )
+    session.flush()
+    session.expire(item)
+    return "new", red
+
+
+def request(
+    *, session: Session, ref: str, sku: str, quantity: int, actor: str, request_id: str | None = None
+) -> dict:
+    if quantity <= 0:
+        raise UsageProblem("--qty must be at least 1")
+    rid = None
+    if request_id is not None:
+        try:
+            rid = _request_id(request_id)
+        except F.FieldError as exc:
+            raise UsageProblem(f"--id {request_id!r}: {exc}") from None
+    try:
+        outcome, red = _reserve(
+            session,
+            ref=ref,
+            sku=sku.strip().upper(),
+            quantity=quantity,
+            rid=rid,
+            requested_at=None,
+            actor=actor,
+        )
+    except Problem as p:
+        err = NotFound(p.reason) if p.exit_code == 3 else Refused(p.reason)
+        raise err from None
+    return {**_one(session, red.id), "result": "requested" if outcome == "new" else "unchanged"}
+
+
+def import_requests(
+    *, session: Session, src: CsvInput, skip_invalid: bool, actor: str, on_reject: RejectSink | None = None
+) -> BatchSummary:
+    run = Upserts("redemptions import", src, on_reject)
+    run.summary.counts = {"new": 0, "unchanged": 0}
+    for record in src.records(REQUIRED, OPTIONAL):
+        with run.row(record):
+            v = parse_row(src, record, PARSERS, DEFAULTS)
+            run.once(record, "request_id", v["request_id"], (v["account"], v["sku"], v["quantity"]))
+            when = v["requested_at"]
+            if when is not None and when > today():
+                raise RowProblems([field_error(src, record, "requested_at", f"{when} is in the future")])
+            at = datetime(when.year, when.month, when.day, tzinfo=UTC) if when is not None else None
+            try:
+                outcome, _ = _reserve(
+                    session,
+                    ref=v["account"],
+                    sku=v["sku"],
+                    quantity=v["quantity"],
+                    rid=v["request_id"],
+                    requested_at=at,
+                    actor=actor,
+                )
+            except Problem as p:
+                raise RowProblems([field_error(src, record, p.column, p.reason)]) from None
+            run.count(outcome)
+    return run.finish(skip_invalid=skip_invalid)
+
+
+def _load(session: Session, ids: list[str]) -> list[Redemption]:
+    out, seen = [], set()
+    for raw in ids:
+        rid = raw.strip().upper()
+        if rid in seen:
+            continue
+        seen.add(rid)
+        red = session.get(Redemption, rid)
+        if red is None:
+            raise NotFound(f"no redemption request {rid!r}", hint="`loyaltyctl redemptions list` shows them")
+        out.append(red)
+    if not out:
+        raise UsageProblem("name at least one request id")
+    return out
+
+
+def _decide(session: Session, red: Redemption, *, approve: bool, reason: str | None, actor: str) -> str:
+    """Decide one pending request; ``unchanged`` if it was already decided this way."""
+    want = "approved" if approve else "rejected"
+    if red.status == want:
+        return "unchanged"
+    if red.status != "pending":
+        raise Refused(
+            f"request {red.id} was already {red.status} on {red.decided_at:%Y-%m-%d}; it cannot be {want}",
+            hint="a decided request stays decided; a correction is `points adjust`",
+        )
+    item = session.exec(select(CatalogItem).where(CatalogItem.sku == red.sku)).scalar()
+    if approve:
+        batch = new_batch(session, command="redemptions approve", actor=actor, source=red.id)
+        ledger = Ledger(session, actor=actor, batch_id=batch)
+        name = item.name if item is not None else red.sku
+        ledger.post(
+            Entry(
+                idem_key=f"redemption:{red.id}",
+                account_id=red.account_id,
+                points=-red.points,
+                kind="redemption",
+                value_date=today(),
+                reference=red.id,
+                memo=f"{red.quantity} x {red.sku} {name}"[:500],
+            )
+        )
+    session.exec(update(Account).where(Account.id == red.account_id).values(held=Account.held - red.points))
+    if item is not None:
+        values = {"reserved": CatalogItem.reserved - red.quantity}
+        if approve and item.stock is not None:
+            values["stock"] = CatalogItem.stock - red.quantity
+        session.exec(update(CatalogItem).where(CatalogItem.id == item.id).values(**values))
+        session.expire(item)
+    red.status = want
+    red.decided_at = now()
+    red.reason = reason
+    red.actor = actor
+    session.add(red)
+    session.flush()
+    return want
+
+
+def decide(
+    *, session: Session, ids: list[str], approve: bool, actor: str, reason: str | None = None
+) -> list[dict]:
+    """All or nothing: the caller's one transaction rolls back on any refusal."""
+    if not approve:
+        reason = (reason or "").strip()
+        if not reason:
+            raise UsageProblem("--reason must say why (the holder is told)")
+        if len(reason) > 500:
+            raise UsageProblem("--reason has at most 500 characters")
+    out = []
+    for red in _load(session, ids):
+        result = _decide(session, red, approve=approve, reason=reason, actor=actor)
+        out.append({**_one(session, red.id), "result": result})
+    return out
+
+
+_ROWS = (
+    select(
+        Redemption,
+        Account.holder,
+        Account.balance,
+        Account.held,
+        Seller.email,
+        Seller.name.label("seller_name"),
+        Partner.code,
+        Partner.name.label("partner_name"),
+        CatalogItem.name.label("item_name"),
+    )
+    .join(Account, Account.id == Redemption.account_id)
+    .outerjoin(Seller, Seller.id == Account.seller_id)
+    .join(Partner, Partner.id == func.coalesce(Account.partner_id, Seller.partner_id))
+    .outerjoin(CatalogItem, CatalogItem.sku == Redemption.sku)
+)
+
+
+def _as_dict(row) -> dict:
+    red: Redemption = row[0]
+    seller = row.holder == "seller"
+    return {
+        "id": red.id,
+        "account": row.email if seller else row.code,
+        "holder": row.seller_name if seller else row.partner_name,
+        "partner": row.code,
+        "sku": red.sku,
+        "item": row.item_name,
+        "quantity": red.quantity,
+        "unit_points": red.unit_points,
+        "points": red.points,
+        "status": red.status,
+        "requested_at": red.requested_at.isoformat(),
+        "decided_at": red.decided_at.isoformat() if red.decided_at else None,
+        "reason": red.reason,
+        "actor": red.actor,
+        "balance": int(row.balance),
+        "available": int(row.balance) - int(row.held),
+    }
+
+
+def _one(session: Session, rid: str) -> dict:
+    return _as_dict(session.exec(_ROWS.where(Redemption.id == rid)).one())
+
+
+def list_requests(*, session: Session, status: str | None = None) -> list[dict]:
+    query = _ROWS.order_by(Redemption.requested_at, Redemption.id)
+    if status:
+        if status not in STATUSES:
+            raise UsageProblem(f"--status {status!r}: one of " + ", ".join(STATUSES))
+        query = query.where(Redemption.status == status)
+    return [_as_dict(r) for r in session.exec(query).all()]
+
+
+def pending_ids(*, session: Session) -> list[str]:
+    """The review queue, oldest first."""
+    return list(
+        session.exec(
+            select(Redemption.id)
+            .where(Redemption.status == "pending")
+            .order_by(Redemption.requested_at, Redemption.id)
+        ).scalars()
+    )
+
+
+def show(*, session: Session, rid: str) -> dict:
+    red = _load(session, [rid])[0]
+    return _one(session, red.id)

@@ -1,0 +1,115 @@
+"""Account statements: where every point came from, for a period.
+
+For each account: the opening balance (postings booked before the period), every
+posting booked in the period, the closing balance (opening + entries, always),
+held and available points as of the day of the export, and the value of the
+closing balance in SEK by ``point_value_sek``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from ..clock import today
+from ..errors import UsageProblem
+from ..models import Posting
+from .accounts import resolve
+from .points import _accounts_of
+from .rules import load_rulebook
+
+
+def grouped(n: int) -> str:
+    return f"{n:,}".replace(",", " ")
+
+
+def sek_text(amount: Decimal) -> str:
+    """1240 -> '1 240', 1234.5 -> '1 234.50'."""
+    whole = amount == amount.to_integral_value()
+    text = f"{amount:,.0f}" if whole else f"{amount:,.2f}"
+    return text.replace(",", " ")
+
+
+def value_text(points: int, per_point: Decimal) -> str:
+    """'12 400 points = 1 240 SEK'."""
+    return f"{grouped(points)} points = {sek_text(per_point * points)} SEK"
+
+
+def period(month: str | None, date_from: date | None, date_to: date | None) -> tuple[date, date]:
+    if month:
+        if date_from or date_to:
+            raise UsageProblem("give --month or --from/--to, not both")
+        try:
+            if len(month) != 7:
+                raise ValueError
+            first = date.fromisoformat(month + "-01")
+        except ValueError:
+            raise UsageProblem(f"--month {month!r} is not a month (YYYY-MM)") from None
+        nxt = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+        return first, date.fromordinal(nxt.toordinal() - 1)
+    if not (date_from and date_to):
+        raise UsageProblem("give --month YYYY-MM, or both --from and --to")
+    if date_to < date_from:
+        raise UsageProblem(f"--to {date_to} is before --from {date_from}")
+    return date_from, date_to
+
+
+def statements(*, session: Session, date_from: date, date_to: date, ref: str | None = None) -> list[dict]:
+    holder = resolve(session, ref) if ref else None
+    accounts = _accounts_of(session, holder)
+    ids = [a.id for a in accounts]
+    per_point = load_rulebook(session).decimal("point_value_sek", date_to)
+    opening_q = select(Posting.account_id, func.sum(Posting.points)).where(Posting.booking_date < date_from)
+    entries_q = select(Posting).where(Posting.booking_date >= date_from, Posting.booking_date <= date_to)
+    if holder is not None:
+        opening_q = opening_q.where(Posting.account_id.in_(ids))
+        entries_q = entries_q.where(Posting.account_id.in_(ids))
+    opening = {a: int(s) for a, s in session.exec(opening_q.group_by(Posting.account_id)).all()}
+    entries: dict[int, list[dict]] = {}
+    for p in session.exec(entries_q.order_by(Posting.booking_date, Posting.id)).scalars():
+        entries.setdefault(p.account_id, []).append(
+            {
+                "date": p.booking_date.isoformat(),
+                "value_date": p.value_date.isoformat(),
+                "kind": p.kind,
+                "reference": p.reference,
+                "description": p.memo or _describe(p),
+                "points": p.points,
+            }
+        )
+    out = []
+    for a in accounts:
+        lines = entries.get(a.id, [])
+        first = opening.get(a.id, 0)
+        closing = first + sum(e["points"] for e in lines)
+        seller = a.holder == "seller"
+        out.append(
+            {
+                "account": a.email if seller else a.code,
+                "holder": a.seller_name if seller else a.partner_name,
+                "partner": a.code,
+                "period_from": date_from.isoformat(),
+                "period_to": date_to.isoformat(),
+                "opening_balance": first,
+                "entries": lines,
+                "closing_balance": closing,
+                "as_of": today().isoformat(),
+                "held": int(a.held),
+                "available": int(a.balance) - int(a.held),
+                "point_value_sek": per_point,
+                "value_sek": (per_point * closing).quantize(Decimal("0.01")),
+                "value": value_text(closing, per_point),
+            }
+        )
+    return out
+
+
+def _describe(p: Posting) -> str:
+    return {
+        "contract": "points for a started contract",
+        "redemption": "reward",
+        "adjustment": "adjustment",
+    }.get(p.kind, p.kind)

@@ -1,0 +1,136 @@
+"""A statement (see ``services/statements.py``) as CSV, JSON, HTML or PDF bytes.
+
+* CSV: UTF-8 with a byte order mark (so Excel reads it as UTF-8), comma
+  separated, CRLF; every text cell a spreadsheet could run as a formula is
+  neutralised (``output.neutralise``).  A block of ``field,value`` lines, an
+  empty line, then the entries with a header.
+* HTML: one printable page, every text escaped.
+* PDF: the same content, made with fpdf2 (imported only here, lazily).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+
+from .output import _csv_cell, to_json
+
+BOM = "\ufeff"
+ENTRY_COLUMNS = ["date", "value_date", "kind", "reference", "description", "points"]
+
+
+def _summary(st: dict) -> list[tuple[str, object]]:
+    return [
+        ("account", st["account"]),
+        ("holder", st["holder"]),
+        ("partner", st["partner"]),
+        ("period", f"{st['period_from']} to {st['period_to']}"),
+        ("opening_balance", st["opening_balance"]),
+        ("closing_balance", st["closing_balance"]),
+        (f"held_as_of_{st['as_of']}", st["held"]),
+        (f"available_as_of_{st['as_of']}", st["available"]),
+        ("value", st["value"]),
+    ]
+
+
+def to_csv(st: dict) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(["field", "value"])
+    for k, v in _summary(st):
+        w.writerow([_csv_cell(k), _csv_cell(v)])
+    w.writerow([])
+    w.writerow(ENTRY_COLUMNS)
+    for e in st["entries"]:
+        w.writerow([_csv_cell(e.get(c)) for c in ENTRY_COLUMNS])
+    return (BOM + buf.getvalue()).encode("utf-8")
+
+
+def to_json_bytes(data: object) -> bytes:
+    return (to_json(data) + "\n").encode("utf-8")
+
+
+_CSS = """
+body { font-family: Helvetica, Arial, sans-serif; margin: 2em; color: #111; }
+h1 { font-size: 1.4em; margin-bottom: 0.2em; }
+table { border-collapse: collapse; width: 100%; margin-top: 1em; }
+th, td { border-bottom: 1px solid #ccc; padding: 0.3em 0.5em; text-align: left; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 0.2em 1em; }
+dt { font-weight: bold; }
+@media print { body { margin: 0; } a { color: inherit; text-decoration: none; } }
+"""
+
+
+def to_html(st: dict) -> bytes:
+    e = html.escape
+    rows = "".join(
+        "<tr>"
+        + "".join(f"<td>{e(str(x.get(c) or ''))}</td>" for c in ENTRY_COLUMNS[:-1])
+        + f'<td class="n">{x["points"]}</td></tr>\n'
+        for x in st["entries"]
+    )
+    facts = "".join(f"<dt>{e(k.replace('_', ' '))}</dt><dd>{e(str(v))}</dd>\n" for k, v in _summary(st))
+    head = "".join(
+        f"<th{' class=n' if c == 'points' else ''}>{e(c.replace('_', ' '))}</th>" for c in ENTRY_COLUMNS
+    )
+    doc = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Statement {e(st["account"])} {e(st["period_from"])} to {e(st["period_to"])}</title>
+<style>{_CSS}</style></head>
+<body>
+<h1>Points statement: {e(st["holder"])}</h1>
+<dl>
+{facts}</dl>
+<table>
+<thead><tr>{head}</tr></thead>
+<tbody>
+<tr><td colspan="5">opening balance</td><td class="n">{st["opening_balance"]}</td></tr>
+{rows}<tr><td colspan="5"><strong>closing balance</strong></td>
+<td class="n"><strong>{st["closing_balance"]}</strong></td></tr>
+</tbody></table>
+</body></html>
+"""
+    return doc.encode("utf-8")
+
+
+def _latin1(text: object) -> str:
+    return str(text if text is not None else "").encode("latin-1", "replace").decode("latin-1")
+
+
+def to_pdf(st: dict) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 14)
+    pdf.cell(0, 8, _latin1(f"Points statement: {st['holder']}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 9)
+    for k, v in _summary(st):
+        pdf.cell(45, 5, _latin1(k.replace("_", " ")))
+        pdf.cell(0, 5, _latin1(v), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    widths = [20, 20, 22, 30, 73, 20]
+    pdf.set_font("Helvetica", "B", 8)
+    for c, wdt in zip(ENTRY_COLUMNS, widths, strict=True):
+        pdf.cell(wdt, 5, c.replace("_", " "), border="B", align="R" if c == "points" else "L")
+    pdf.ln()
+    pdf.set_font("Helvetica", "", 8)
+    pdf.cell(sum(widths[:-1]), 5, "opening balance")
+    pdf.cell(widths[-1], 5, str(st["opening_balance"]), align="R", new_x="LMARGIN", new_y="NEXT")
+    for x in st["entries"]:
+        for c, wdt in zip(ENTRY_COLUMNS[:-1], widths, strict=False):
+            text = _latin1(x.get(c))
+            while text and pdf.get_string_width(text) > wdt - 1:
+                text = text[:-1]
+            pdf.cell(wdt, 5, text)
+        pdf.cell(widths[-1], 5, str(x["points"]), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "B", 8)
+    pdf.cell(sum(widths[:-1]), 6, "closing balance", border="T")
+    pdf.cell(widths[-1], 6, str(st["closing_balance"]), border="T", align="R", new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+RENDER = {"csv": to_csv, "json": to_json_bytes, "html": to_html, "pdf": to_pdf}
