@@ -139,6 +139,13 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(dbcmd.app, name="db")
 
+# Engagement (issue 3): quizzes, lead tips, the leaderboard.
+from . import leaderboard, leads, quiz  # noqa: E402
+
+app.add_typer(quiz.app, name="quiz")
+app.add_typer(leads.app, name="leads")
+app.add_typer(leaderboard.app, name="leaderboard")
+
 
 def main() -> None:
     """Console-script entry point."""
