@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from conftest import ROOT
-from factories import balance, contract, create_quiz, import_contracts, posting_keys, small_program
+from factories import balance, contract, import_contracts, posting_keys, small_program
 
 
 @pytest.fixture

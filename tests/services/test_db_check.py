@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 from factories import import_contracts, small_program
 
+from loyaltyctl.db import SCHEMA_HEAD
 from loyaltyctl.services import dbadmin
 
 CONTRACTS = (
@@ -36,7 +37,14 @@ def raw(db_path, sql: str, *params) -> None:
 def test_check_passes_on_a_good_database(prog, cli):
     with prog.session() as s:
         results = dbadmin.check(session=s, db=prog)
-    assert [r.name for r in results] == ["integrity", "balances", "holds", "idempotency", "contracts"]
+    assert [r.name for r in results] == [
+        "integrity",
+        "balances",
+        "holds",
+        "idempotency",
+        "contracts",
+        "leaderboard",
+    ]
     assert all(r.ok for r in results)
     r = cli("db", "check", ok=True)
     assert "FAIL" not in r.stdout
@@ -87,11 +95,11 @@ def test_a_held_amount_without_redemptions_is_found(prog, db_path, cli):
 
 def test_db_status_shows_the_schema(prog, cli):
     got = json.loads(cli("db", "status", "-f", "json", ok=True).stdout)
-    assert (got["schema"], got["schema_head"], got["up_to_date"]) == ("0001", "0001", True)
+    assert (got["schema"], got["schema_head"], got["up_to_date"]) == (SCHEMA_HEAD, SCHEMA_HEAD, True)
     assert (got["backend"], got["journal_mode"]) == ("sqlite", "wal")
     assert (got["partners"], got["sellers"], got["contracts"], got["postings"]) == (2, 4, 2, 2)
     table = cli("db", "status", ok=True).stdout
-    assert "schema" in table and "0001" in table
+    assert "schema" in table and SCHEMA_HEAD in table
 
 
 @pytest.mark.parametrize(
