@@ -75,6 +75,13 @@ RULES: dict[str, RuleSpec] = {
 }
 
 
+# Rules that contract points do not depend on (quizzes, leads, the leaderboard):
+# what they gave is posted or stored once, so a new version may start any day.
+NOT_CONTRACT_RULES = frozenset(
+    {"welcome_quiz_days", "lead_points", "monthly_bonus", "yearly_bonus", "leaderboard_settle_days"}
+)
+
+
 def as_text(value: object) -> str:
     """A parsed rule value written back as its canonical text."""
     if isinstance(value, tuple):
@@ -176,7 +183,7 @@ def set_rule(*, session: Session, key: str, value: str, valid_from: date, actor:
     last_posted = session.exec(
         select(func.max(Posting.value_date)).where(Posting.kind == "contract")
     ).scalar()
-    if last_posted is not None and valid_from <= last_posted:
+    if last_posted is not None and valid_from <= last_posted and key not in NOT_CONTRACT_RULES:
         raise Refused(
             f"rule {key} from {valid_from}: contract points are already posted with value dates "
             f"up to {last_posted}, and a new version would change them",

@@ -14,6 +14,7 @@ import pytest
 from factories import balance, import_contracts, small_program
 from sqlalchemy import func, select
 
+from loyaltyctl.errors import Refused
 from loyaltyctl.models import Campaign, RuleVersion
 from loyaltyctl.services import campaigns, dbadmin, rules
 
@@ -78,6 +79,13 @@ def test_default_rules(db):
         "yearly_bonus": ("20000,15000,10000,8000,6000,5000,4000,3000,2000,1000", "default"),
         "leaderboard_settle_days": ("5", "default"),
     }
+
+
+def test_engagement_rules_may_start_before_the_last_contract_value_date(prog):
+    import_contracts(prog, row("C1", "2026-06-01"))
+    with pytest.raises(Refused):
+        set_rule(prog, "points_per_contract", "200", "2026-06-01")
+    assert set_rule(prog, "lead_points", "1500", "2026-05-01")["result"] == "created"
 
 
 def test_a_bonus_list_rule_round_trips_as_text(db):
