@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from ..clock import now, today
@@ -203,19 +204,28 @@ def run(*, session: Session, period: Period, force: bool, dry_run: bool, actor: 
     standings = live_standings(session, period)
     if dry_run:
         return _result(session, period, None, standings, "would award")
-    batch = new_batch(session, command="leaderboard run", actor=actor, source=period.key)
-    run_id = session.exec(
-        insert(RUN).values(
-            period=period.key,
-            first_day=period.first,
-            last_day=period.last,
-            run_on=day,
-            forced=bool(force and day < ready),
-            batch_id=batch,
-            created_at=now(),
-            actor=actor,
-        )
-    ).inserted_primary_key[0]
+    try:
+        # On SQLite the write lock (BEGIN IMMEDIATE) already serialises racing runs;
+        # elsewhere the unique period does: the loser finds the winner's result.
+        with session.begin_nested():
+            batch = new_batch(session, command="leaderboard run", actor=actor, source=period.key)
+            run_id = session.exec(
+                insert(RUN).values(
+                    period=period.key,
+                    first_day=period.first,
+                    last_day=period.last,
+                    run_on=day,
+                    forced=bool(force and day < ready),
+                    batch_id=batch,
+                    created_at=now(),
+                    actor=actor,
+                )
+            ).inserted_primary_key[0]
+    except IntegrityError:
+        existing = stored_run(session, period)
+        if existing is None:
+            raise
+        return _result(session, period, existing, stored_standings(session, existing), "already awarded")
     ledger = Ledger(session, actor=actor, batch_id=batch, booking_date=day)
     award_rows = []
     for s in standings:

@@ -165,3 +165,30 @@ def test_db_check_finds_a_bonus_posting_without_award(prog):
     with prog.session() as s:
         board = next(r for r in dbadmin.check(session=s, db=prog) if r.name == "leaderboard")
     assert board.problems == ["bonus:2026-09:1: a bonus posting that no stored leaderboard award explains"]
+
+
+def test_a_run_that_loses_the_race_on_the_unique_period_returns_the_stored_result(prog, monkeypatch):
+    # Simulates another process committing between our check and our insert (on
+    # PostgreSQL; SQLite's write lock serialises the two before the check).
+    import_contracts(prog, contract("C1", "BOLT", "bo@bolt.se", "2026-10-05", 400000))  # 4100
+    assert run(prog)["result"] == "awarded"
+    real = leaderboard.stored_run
+    calls = []
+
+    def first_none(session, period):
+        calls.append(period.key)
+        return None if len(calls) == 1 else real(session, period)
+
+    monkeypatch.setattr(leaderboard, "stored_run", first_none)
+    again = run(prog)
+    assert (again["result"], again["bonus_points"]) == ("already awarded", 5000)
+    assert len(posting_keys(prog, "bonus:")) == 1 and balance(prog, "bo@bolt.se") == 4100 + 5000
+    with prog.session() as s:
+        from sqlalchemy import func, select
+
+        from loyaltyctl.models import Batch
+
+        assert (
+            s.exec(select(func.count()).select_from(Batch).where(Batch.command == "leaderboard run")).scalar()
+            == 1
+        )
