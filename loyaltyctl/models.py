@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -237,6 +237,104 @@ class Redemption(SQLModel, table=True):
     actor: str = Field(max_length=128)
 
 
+class Quiz(SQLModel, table=True):
+    __tablename__ = "quiz"
+    __table_args__ = (
+        CheckConstraint("questions BETWEEN 5 AND 10", name="ck_quiz_questions"),
+        CheckConstraint("points_per_correct > 0", name="ck_quiz_points_positive"),
+        Index(
+            "uq_quiz_welcome",
+            "welcome",
+            unique=True,
+            sqlite_where=text("welcome = 1"),
+            postgresql_where=text("welcome"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    title: str = Field(max_length=200)
+    questions: int
+    points_per_correct: int = Field(sa_type=BigInteger)
+    welcome: bool = Field(default=False)
+    created_at: datetime
+    actor: str = Field(max_length=128)
+
+
+class QuizAward(SQLModel, table=True):
+    """A seller's result in a quiz: once per quiz and seller, never changed."""
+
+    __tablename__ = "quiz_award"
+    __table_args__ = (
+        UniqueConstraint("quiz_id", "seller_id", name="uq_quiz_award_seller"),
+        CheckConstraint("correct >= 0", name="ck_quiz_award_correct"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    quiz_id: int = Field(foreign_key="quiz.id")
+    seller_id: int = Field(foreign_key="seller.id")
+    correct: int
+    taken_on: date
+    points: int = Field(sa_type=BigInteger)
+    batch_id: int | None = Field(default=None, foreign_key="batch.id")
+    created_at: datetime
+
+
+class Lead(SQLModel, table=True):
+    """A seller's tip about a company that may become a partner."""
+
+    __tablename__ = "lead"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'accepted', 'rejected')", name="ck_lead_status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    seller_id: int = Field(foreign_key="seller.id")
+    company: str = Field(max_length=200)
+    org_number: str | None = Field(default=None, max_length=32, index=True)
+    note: str | None = Field(default=None, max_length=500)
+    status: str = Field(default="pending", max_length=16)
+    reason: str | None = Field(default=None, max_length=500)
+    points: int = Field(default=0, sa_type=BigInteger)
+    created_on: date
+    decided_on: date | None = None
+    created_at: datetime
+    actor: str = Field(max_length=128)
+
+
+class LeaderboardRun(SQLModel, table=True):
+    """A period's award: written once (the unique period makes racing runs award once)."""
+
+    __tablename__ = "leaderboard_run"
+    __table_args__ = (UniqueConstraint("period", name="uq_leaderboard_run_period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(max_length=7)
+    first_day: date
+    last_day: date
+    run_on: date
+    forced: bool = Field(default=False)
+    batch_id: int | None = Field(default=None, foreign_key="batch.id")
+    created_at: datetime
+    actor: str = Field(max_length=128)
+
+
+class LeaderboardAward(SQLModel, table=True):
+    """One ranked seller of an awarded period, as awarded."""
+
+    __tablename__ = "leaderboard_award"
+    __table_args__ = (UniqueConstraint("run_id", "seller_id", name="uq_leaderboard_award_seller"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="leaderboard_run.id")
+    rank: int
+    seller_id: int = Field(foreign_key="seller.id")
+    partner_id: int = Field(foreign_key="partner.id")
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    points: int = Field(sa_type=BigInteger)
+    bonus: int = Field(sa_type=BigInteger)
+
+
 __all__ = [
     "Account",
     "Batch",
@@ -248,4 +346,9 @@ __all__ = [
     "Redemption",
     "RuleVersion",
     "Seller",
+    "Quiz",
+    "QuizAward",
+    "Lead",
+    "LeaderboardRun",
+    "LeaderboardAward",
 ]

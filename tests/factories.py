@@ -126,3 +126,58 @@ def rewards_program(db: Database) -> None:
         "C3,BOLT,bo@bolt.se,2026-01-12,250000,leasing,started\n",  # 2 600
     )
     load_catalog(db, REWARDS)
+
+
+# -- engagement (quizzes, leads, leaderboard) ---------------------------------
+
+
+def contract(cid: str, partner: str, email: str, start: str, amount: int, status: str = "started") -> str:
+    """One contracts-CSV row.  Earns amount / 100 + 100 points when started
+    (10 points per 1 000 SEK plus 100 per contract, the default rules)."""
+    return f"{cid},{partner},{email},{start},{amount},leasing,{status}\n"
+
+
+def create_quiz(
+    db: Database, code: str, *, questions: int = 10, points: int = 50, welcome: bool = False
+) -> None:
+    from loyaltyctl.services import quizzes
+
+    with db.session(write=True) as s:
+        quizzes.create(
+            session=s,
+            code=code,
+            title=f"Quiz {code}",
+            questions=questions,
+            points_per_correct=points,
+            welcome=welcome,
+            actor="tester",
+        )
+
+
+def award_quiz(db: Database, code: str, rows: str, *, skip_invalid: bool = False, dry_run: bool = False):
+    """Award quiz results from CSV text (header included) and return the summary."""
+    from loyaltyctl.services import quizzes
+
+    with db.session(write=True, dry_run=dry_run) as s:
+        return quizzes.import_awards(
+            session=s,
+            src=csv_input(rows, name="quiz.csv"),
+            code=code,
+            actor="tester",
+            skip_invalid=skip_invalid,
+        )
+
+
+def posting_keys(db: Database, prefix: str) -> dict[str, tuple[int, str]]:
+    """Postings whose idempotency key starts with ``prefix``: key -> (points, value date)."""
+    from sqlalchemy import select
+
+    from loyaltyctl.models import Posting
+
+    with db.session() as s:
+        rows = s.exec(
+            select(Posting.idem_key, Posting.points, Posting.value_date).where(
+                Posting.idem_key.like(prefix + "%")
+            )
+        ).all()
+    return {k: (p, v.isoformat()) for k, p, v in rows}

@@ -27,8 +27,11 @@ from . import (  # noqa: E402
     catalog,
     contracts,
     dbcmd,
+    leaderboard,
+    leads,
     partners,
     points,
+    quiz,
     redemptions,
     report,
     rules,
@@ -150,6 +153,9 @@ app.add_typer(points.app, name="points")
 app.add_typer(rules.app, name="rules")
 app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(dbcmd.app, name="db")
+app.add_typer(quiz.app, name="quiz")
+app.add_typer(leads.app, name="leads")
+app.add_typer(leaderboard.app, name="leaderboard")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(redemptions.app, name="redemptions")
 app.add_typer(statements.app, name="statements")

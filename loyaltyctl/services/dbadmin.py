@@ -197,6 +197,13 @@ def _contracts(session: Session, r: CheckResult) -> None:
         r.add(f"postings name contract #{cpk}, which does not exist ({accounts})")
 
 
+def _leaderboard(session: Session, r: CheckResult) -> None:
+    from .leaderboard import check
+
+    for problem in check(session):
+        r.add(problem)
+
+
 CHECKS: list[tuple[str, str, Callable]] = [
     ("integrity", "SQLite integrity_check and foreign_key_check", _integrity),
     ("balances", "every cached balance equals the sum of its postings", _balances),
@@ -204,6 +211,7 @@ CHECKS: list[tuple[str, str, Callable]] = [
     ("idempotency", "every posting's idempotency key is unique", _keys),
     ("contracts", "every contract's net points equal what the rules give for its current row", _contracts),
     ("stock", "reserved stock equals the pending redemptions' quantities", _stock),
+    ("leaderboard", "every awarded period's stored awards match its bonus postings", _leaderboard),
 ]
 
 

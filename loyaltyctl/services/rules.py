@@ -43,6 +43,17 @@ def _sek(text: str) -> Decimal:
     return value
 
 
+def _prizes(text: str) -> tuple[int, ...]:
+    """Bonus points by rank, best first: "5000,3000,1000"."""
+    try:
+        values = tuple(_whole(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError("must be whole numbers separated by commas, e.g. 5000,3000,1000") from None
+    if not values or any(v == 0 for v in values):
+        raise ValueError("must be positive whole numbers separated by commas, e.g. 5000,3000,1000")
+    return values
+
+
 @dataclass(frozen=True)
 class RuleSpec:
     default: str
@@ -54,7 +65,28 @@ RULES: dict[str, RuleSpec] = {
     "points_per_1000_sek": RuleSpec("10", _whole, "points per 1 000 SEK financed"),
     "points_per_contract": RuleSpec("100", _whole, "points per started contract"),
     "point_value_sek": RuleSpec("0.10", _sek, "what one point is worth in SEK"),
+    "welcome_quiz_days": RuleSpec("90", _whole, "days after enrolment the welcome quiz may be awarded"),
+    "lead_points": RuleSpec("1000", _whole, "points for a tip that becomes a partner"),
+    "monthly_bonus": RuleSpec("5000,3000,1000", _prizes, "monthly leaderboard bonus by rank"),
+    "yearly_bonus": RuleSpec(
+        "20000,15000,10000,8000,6000,5000,4000,3000,2000,1000", _prizes, "year-end leaderboard bonus by rank"
+    ),
+    "leaderboard_settle_days": RuleSpec("5", _whole, "days after a period ends before it can be awarded"),
 }
+
+
+# Rules that contract points do not depend on (quizzes, leads, the leaderboard):
+# what they gave is posted or stored once, so a new version may start any day.
+NOT_CONTRACT_RULES = frozenset(
+    {"welcome_quiz_days", "lead_points", "monthly_bonus", "yearly_bonus", "leaderboard_settle_days"}
+)
+
+
+def as_text(value: object) -> str:
+    """A parsed rule value written back as its canonical text."""
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
 
 
 def parse_value(key: str, value: str) -> object:
@@ -127,7 +159,7 @@ def show_rules(*, session: Session, on: date) -> list[dict]:
         rows.append(
             {
                 "key": key,
-                "value": str(book.value(key, on)),
+                "value": as_text(book.value(key, on)),
                 "valid_from": version.valid_from.isoformat() if version else None,
                 "source": "set" if version else "default",
                 "description": RULES[key].help,
@@ -142,18 +174,25 @@ def set_rule(*, session: Session, key: str, value: str, valid_from: date, actor:
     book = load_rulebook(session)
     current = book.version(key, valid_from)
     if current is not None and current.valid_from == valid_from and book.value(key, valid_from) == parsed:
-        return {"key": key, "value": str(parsed), "valid_from": valid_from.isoformat(), "result": "unchanged"}
+        return {
+            "key": key,
+            "value": as_text(parsed),
+            "valid_from": valid_from.isoformat(),
+            "result": "unchanged",
+        }
     last_posted = session.exec(
         select(func.max(Posting.value_date)).where(Posting.kind == "contract")
     ).scalar()
-    if last_posted is not None and valid_from <= last_posted:
+    if last_posted is not None and valid_from <= last_posted and key not in NOT_CONTRACT_RULES:
         raise Refused(
             f"rule {key} from {valid_from}: contract points are already posted with value dates "
             f"up to {last_posted}, and a new version would change them",
             hint=f"start it after {last_posted}; correct the past with `points adjust`",
         )
-    session.add(RuleVersion(key=key, value=str(parsed), valid_from=valid_from, created_at=now(), actor=actor))
-    return {"key": key, "value": str(parsed), "valid_from": valid_from.isoformat(), "result": "created"}
+    session.add(
+        RuleVersion(key=key, value=as_text(parsed), valid_from=valid_from, created_at=now(), actor=actor)
+    )
+    return {"key": key, "value": as_text(parsed), "valid_from": valid_from.isoformat(), "result": "created"}
 
 
 __all__ = ["RULES", "RuleBook", "load_rulebook", "set_rule", "show_rules"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 
 import pytest
 from factories import import_contracts, small_program
@@ -33,9 +34,15 @@ def test_a_database_with_flipped_bytes(db, db_path, tmp_path, sub):
         db, "".join(f"C{i},BOLT,bo@bolt.se,2026-01-10,250000,leasing,started\n" for i in range(400))
     )
     db.dispose()
-    size = db_path.stat().st_size
+    # Aim at a leaf page of the posting table (not at an offset, which moves with the schema).
+    con = sqlite3.connect(db_path)
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    pages = [
+        n for (n,) in con.execute("SELECT pageno FROM dbstat WHERE name = 'posting' AND pagetype = 'leaf'")
+    ]
+    con.close()
     with open(db_path, "r+b") as f:  # checkpointed into the main file by dispose()
-        f.seek(size // 2 + 100)  # into the postings' pages
+        f.seek((sorted(pages)[len(pages) // 2] - 1) * page_size + 100)  # into the postings' pages
         f.write(b"\xff" * 2000)
     for wal in ("-wal", "-shm"):
         if os.path.exists(str(db_path) + wal):

@@ -14,6 +14,7 @@ import pytest
 from factories import balance, import_contracts, small_program
 from sqlalchemy import func, select
 
+from loyaltyctl.errors import Refused
 from loyaltyctl.models import Campaign, RuleVersion
 from loyaltyctl.services import campaigns, dbadmin, rules
 
@@ -72,7 +73,29 @@ def test_default_rules(db):
         "points_per_1000_sek": ("10", "default"),
         "points_per_contract": ("100", "default"),
         "point_value_sek": ("0.10", "default"),
+        "welcome_quiz_days": ("90", "default"),
+        "lead_points": ("1000", "default"),
+        "monthly_bonus": ("5000,3000,1000", "default"),
+        "yearly_bonus": ("20000,15000,10000,8000,6000,5000,4000,3000,2000,1000", "default"),
+        "leaderboard_settle_days": ("5", "default"),
     }
+
+
+def test_engagement_rules_may_start_before_the_last_contract_value_date(prog):
+    import_contracts(prog, row("C1", "2026-06-01"))
+    with pytest.raises(Refused):
+        set_rule(prog, "points_per_contract", "200", "2026-06-01")
+    assert set_rule(prog, "lead_points", "1500", "2026-05-01")["result"] == "created"
+
+
+def test_a_bonus_list_rule_round_trips_as_text(db):
+    with db.session(write=True) as s:
+        r = rules.set_rule(
+            session=s, key="monthly_bonus", value=" 6000, 4000 ,2000", valid_from=date(2026, 1, 1), actor="t"
+        )
+    assert r["value"] == "6000,4000,2000"
+    with db.session() as s:
+        assert rules.load_rulebook(s).value("monthly_bonus", date(2026, 2, 1)) == (6000, 4000, 2000)
 
 
 def test_rules_are_effective_dated_by_contract_start_date(prog):

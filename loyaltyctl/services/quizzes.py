@@ -1,0 +1,323 @@
+"""Quizzes: create them, award sellers' results once, and post the points.
+
+Points = correct x points_per_correct, credited to the seller's account (or the
+partner's pool) and valued on the day the quiz was taken.  A seller is awarded
+once per quiz: the same result again is a no-op, another result is refused
+(``points adjust`` corrects).  The posting's key is ``quiz:<CODE>:<seller id>``.
+The welcome quiz may be awarded only within ``welcome_quiz_days`` of the
+seller's enrolment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import func, insert, select, update
+from sqlmodel import Session
+
+from ..clock import now, today
+from ..errors import InvalidInput, LoyaltyError, NotFound, Refused, UsageProblem
+from ..importers import fields as F
+from ..importers.csv_source import CsvInput
+from ..ledger import Entry, Ledger, new_batch
+from ..models import Partner, Quiz, QuizAward, Seller
+from .accounts import earning_account
+from .batch import BatchSummary, RejectSink, RowProblems, field_error, parse_row
+from .rules import load_rulebook
+
+QUIZ_AWARD = QuizAward.__table__
+REQUIRED = ("seller_email", "correct")
+OPTIONAL = ("taken_on",)
+MIN_QUESTIONS, MAX_QUESTIONS = 5, 10
+
+
+def _count(text: str) -> int:
+    value = text.strip()
+    if not value:
+        raise F.FieldError("empty")
+    try:
+        return int(value)
+    except ValueError:
+        raise F.FieldError(f"{text!r} is not a whole number") from None
+
+
+def _quiz_dict(q: Quiz, awarded: int = 0, points: int = 0) -> dict:
+    return {
+        "code": q.code,
+        "title": q.title,
+        "questions": q.questions,
+        "points_per_correct": q.points_per_correct,
+        "max_points": q.questions * q.points_per_correct,
+        "welcome": bool(q.welcome),
+        "awarded": awarded,
+        "points_awarded": points,
+    }
+
+
+def find_quiz(session: Session, code: str) -> Quiz:
+    quiz = session.exec(select(Quiz).where(Quiz.code == code.strip().upper())).scalar()
+    if quiz is None:
+        raise NotFound(
+            f"no quiz with code {code.strip().upper()!r}", hint="`loyaltyctl quiz list` shows them"
+        )
+    return quiz
+
+
+def create(
+    *,
+    session: Session,
+    code: str,
+    title: str,
+    questions: int,
+    points_per_correct: int,
+    welcome: bool,
+    actor: str,
+) -> dict:
+    """Create a quiz; the same command again is a no-op.  ``welcome`` makes it the
+    welcome quiz (the previous one stops being it)."""
+    try:
+        code = F.parse_code(code, what="quiz code")
+        title = F.parse_text(title, max_len=200)
+    except F.FieldError as exc:
+        raise UsageProblem(f"quiz {code!r}: {exc}") from None
+    if not MIN_QUESTIONS <= questions <= MAX_QUESTIONS:
+        raise UsageProblem(
+            f"--questions {questions}: a quiz has {MIN_QUESTIONS} to {MAX_QUESTIONS} questions"
+        )
+    if points_per_correct <= 0:
+        raise UsageProblem(f"--points-per-correct {points_per_correct}: must be a positive whole number")
+    existing = session.exec(select(Quiz).where(Quiz.code == code)).scalar()
+    if existing is not None:
+        same = (existing.title, existing.questions, existing.points_per_correct) == (
+            title,
+            questions,
+            points_per_correct,
+        )
+        if not same:
+            raise Refused(
+                f"quiz {code} exists with other values ({existing.questions} questions, "
+                f"{existing.points_per_correct} points per correct answer, title {existing.title!r})",
+                hint="awarded points depend on it; create a quiz with a new code",
+            )
+        previous = _make_welcome(session, existing) if welcome and not existing.welcome else None
+        return {**show(session=session, code=code), "result": "updated" if previous else "unchanged"}
+    quiz = Quiz(
+        code=code,
+        title=title,
+        questions=questions,
+        points_per_correct=points_per_correct,
+        welcome=False,
+        created_at=now(),
+        actor=actor,
+    )
+    session.add(quiz)
+    session.flush()
+    if welcome:
+        _make_welcome(session, quiz)
+    return {**show(session=session, code=code), "result": "new"}
+
+
+def _make_welcome(session: Session, quiz: Quiz) -> str | None:
+    previous = session.exec(select(Quiz.code).where(Quiz.welcome.is_(True))).scalar()
+    table = Quiz.__table__
+    session.exec(update(table).where(table.c.welcome.is_(True)).values(welcome=False))
+    session.exec(update(table).where(table.c.id == quiz.id).values(welcome=True))
+    session.expire(quiz)
+    return previous or quiz.code
+
+
+def _totals(session: Session):
+    return select(
+        QuizAward.quiz_id, func.count(QuizAward.id), func.coalesce(func.sum(QuizAward.points), 0)
+    ).group_by(QuizAward.quiz_id)
+
+
+def list_quizzes(*, session: Session) -> list[dict]:
+    totals = {qid: (int(n), int(p)) for qid, n, p in session.exec(_totals(session)).all()}
+    quizzes = session.exec(select(Quiz).order_by(Quiz.code)).scalars()
+    return [_quiz_dict(q, *totals.get(q.id, (0, 0))) for q in quizzes]
+
+
+def show(*, session: Session, code: str) -> dict:
+    quiz = find_quiz(session, code)
+    n, p = session.exec(
+        select(func.count(QuizAward.id), func.coalesce(func.sum(QuizAward.points), 0)).where(
+            QuizAward.quiz_id == quiz.id
+        )
+    ).one()
+    return _quiz_dict(quiz, int(n), int(p))
+
+
+@dataclass
+class _Problem(Exception):
+    column: str
+    reason: str
+    kind: type[LoyaltyError] = Refused
+
+
+class _Awarder:
+    """Checks and writes one result at a time, inside the command's transaction."""
+
+    def __init__(self, session: Session, quiz: Quiz, actor: str, command: str, source: str | None) -> None:
+        self.session = session
+        self.quiz = quiz
+        self.actor = actor
+        self.command = command
+        self.source = source
+        self.today = today()
+        self.book = load_rulebook(session)
+        self.ledger: Ledger | None = None
+        self.batch_id: int | None = None
+
+    def check(self, email: str, correct: int, taken_on: date) -> tuple[Seller, Partner, str]:
+        """Validate; returns the seller, partner and ``award`` or ``unchanged``."""
+        q = self.quiz
+        seller = self.session.exec(select(Seller).where(Seller.email == email)).scalar()
+        if seller is None:
+            raise _Problem("seller_email", f"no seller with email {email!r}", NotFound)
+        if correct < 0:
+            raise _Problem("correct", f"{correct} correct answers: may not be negative", InvalidInput)
+        if correct > q.questions:
+            raise _Problem(
+                "correct",
+                f"{correct} correct answers, but quiz {q.code} has {q.questions} questions",
+                InvalidInput,
+            )
+        if taken_on > self.today:
+            raise _Problem("taken_on", f"{taken_on} is in the future (today is {self.today})", InvalidInput)
+        done = self.session.exec(
+            select(QuizAward.correct, QuizAward.taken_on).where(
+                QuizAward.quiz_id == q.id, QuizAward.seller_id == seller.id
+            )
+        ).first()
+        partner = self.session.get(Partner, seller.partner_id)
+        assert partner is not None
+        if done is not None:
+            if done.correct == correct:
+                return seller, partner, "unchanged"
+            raise _Problem(
+                "correct",
+                f"{email} was already awarded quiz {q.code} for {done.correct} correct answers "
+                f"(taken {done.taken_on}); not {correct}; correct it with `points adjust`",
+            )
+        if not seller.active:
+            raise _Problem("seller_email", f"seller {email} is inactive")
+        if partner.status != "active":
+            raise _Problem("seller_email", f"partner {partner.code} of {email} is {partner.status}")
+        if q.welcome:
+            days = self.book.int("welcome_quiz_days", taken_on)
+            last = seller.enrolled_on + timedelta(days=days)
+            if taken_on > last:
+                raise _Problem(
+                    "taken_on",
+                    f"{q.code} is the welcome quiz: {email} enrolled on {seller.enrolled_on}, so it could "
+                    f"be awarded until {last} ({days} days), not for {taken_on}",
+                )
+        return seller, partner, "award"
+
+    def write(self, seller: Seller, partner: Partner, correct: int, taken_on: date) -> int:
+        points = correct * self.quiz.points_per_correct
+        if self.batch_id is None:
+            self.batch_id = new_batch(
+                self.session, command=self.command, actor=self.actor, source=self.source
+            )
+            self.ledger = Ledger(
+                self.session, actor=self.actor, batch_id=self.batch_id, booking_date=self.today
+            )
+        assert self.ledger is not None
+        self.session.exec(
+            insert(QUIZ_AWARD).values(
+                quiz_id=self.quiz.id,
+                seller_id=seller.id,
+                correct=correct,
+                taken_on=taken_on,
+                points=points,
+                batch_id=self.batch_id,
+                created_at=now(),
+            )
+        )
+        if points:
+            account = earning_account(self.session, partner, seller)
+            self.ledger.post(
+                Entry(
+                    idem_key=f"quiz:{self.quiz.code}:{seller.id}",
+                    account_id=account.id,
+                    points=points,
+                    kind="quiz",
+                    value_date=taken_on,
+                    seller_id=seller.id,
+                    reference=self.quiz.code,
+                    memo=f"quiz {self.quiz.code}: {correct} of {self.quiz.questions} correct",
+                )
+            )
+        return points
+
+
+def award_one(
+    *, session: Session, code: str, email: str, correct: int, taken_on: date | None, actor: str
+) -> dict:
+    """Award one seller's result.  Problems raise the matching LoyaltyError."""
+    quiz = find_quiz(session, code)
+    try:
+        email = F.parse_email(email)
+    except F.FieldError as exc:
+        raise UsageProblem(f"--seller: {exc}") from None
+    run = _Awarder(session, quiz, actor, "quiz award", None)
+    taken = taken_on or run.today
+    try:
+        seller, partner, outcome = run.check(email, correct, taken)
+    except _Problem as p:
+        raise p.kind(p.reason) from None
+    points = run.write(seller, partner, correct, taken) if outcome == "award" else 0
+    return {
+        "quiz": quiz.code,
+        "seller": email,
+        "correct": correct,
+        "taken_on": taken.isoformat(),
+        "points": correct * quiz.points_per_correct,
+        "points_posted": points,
+        "result": "awarded" if outcome == "award" else "unchanged",
+    }
+
+
+def import_awards(
+    *,
+    session: Session,
+    src: CsvInput,
+    code: str,
+    actor: str,
+    skip_invalid: bool,
+    on_reject: RejectSink | None = None,
+) -> BatchSummary:
+    """Award a file of results (seller_email,correct[,taken_on]) with the batch
+    semantics of every import: all-or-nothing unless ``skip_invalid``."""
+    quiz = find_quiz(session, code)
+    run = _Awarder(session, quiz, actor, "quiz award", src.name)
+    summary = BatchSummary("quiz award", src.name, counts={"awarded": 0, "unchanged": 0}, posts_points=True)
+    parsers = {"seller_email": F.parse_email, "correct": _count, "taken_on": F.parse_date}
+    posted = 0
+    for record in src.records(REQUIRED, OPTIONAL):
+        summary.rows += 1
+        try:
+            row = parse_row(src, record, parsers, {"taken_on": run.today})
+            email, correct, taken = row["seller_email"], row["correct"], row["taken_on"]
+            assert isinstance(email, str) and isinstance(correct, int) and isinstance(taken, date)
+            try:
+                seller, partner, outcome = run.check(email, correct, taken)
+            except _Problem as p:
+                raise RowProblems([field_error(src, record, p.column, p.reason)]) from None
+        except RowProblems as problems:
+            summary.reject(src, record, problems.errors, on_reject)
+            continue
+        if outcome == "award":
+            posted += run.write(seller, partner, correct, taken)
+            summary.counts["awarded"] += 1
+        else:
+            summary.counts["unchanged"] += 1
+    summary.start(src)
+    summary.points_posted = posted
+    summary.batch_id = run.batch_id
+    if run.ledger is not None:
+        run.ledger.flush()
+    return summary.finish(skip_invalid=skip_invalid)

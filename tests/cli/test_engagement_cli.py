@@ -1,0 +1,163 @@
+"""quiz, leads and leaderboard through the CLI: exit codes, stdin and rejects
+files, plain output in pipes and medals on a terminal, and two real processes
+racing to award the same month."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+from factories import balance, contract, import_contracts, posting_keys, small_program
+
+
+@pytest.fixture
+def prog(db):
+    small_program(db)  # ACME pooled (anna, arne), BOLT individual (bo, britt); today 2026-11-22
+    import_contracts(
+        db,
+        contract("C1", "BOLT", "bo@bolt.se", "2026-10-05", 400000)  # 4100
+        + contract("C2", "BOLT", "britt@bolt.se", "2026-10-06", 300000)  # 3100
+        + contract("C3", "ACME", "anna@acme.se", "2026-10-07", 300000)  # 3100
+        + contract("C4", "ACME", "arne@acme.se", "2026-10-08", 200000),  # 2100
+    )
+    return db
+
+
+def test_two_processes_racing_award_the_month_once(prog):
+    cmd = [sys.executable, "-m", "loyaltyctl", "leaderboard", "run", "--month", "2026-10", "-f", "json"]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=dict(os.environ))
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    results = sorted(json.loads(out)["result"] for out, _ in outs)
+    assert results == ["already awarded", "awarded"]
+    # 5000 (bo) + 3000 (britt) + 3000 (anna, to the ACME pool), posted once.
+    assert sorted(p for p, _ in posting_keys(prog, "bonus:").values()) == [3000, 3000, 5000]
+    assert balance(prog, "ACME") == 3100 + 2100 + 3000
+
+
+def test_run_refused_before_settle_days_with_the_date_then_forced(prog, sub):
+    early = {"LOYALTYCTL_TODAY": "2026-11-03"}
+    r = sub("leaderboard", "run", "--month", "2026-10", env=early)
+    assert r.returncode == 4
+    assert b"can be awarded from 2026-11-05" in r.stderr and b"--force" in r.stderr
+    assert b"Traceback" not in r.stderr
+    r = sub("leaderboard", "run", "--month", "2026-10", "--force", env=early)
+    assert r.returncode == 0, r.stderr
+    assert b"2026-10: awarded 11000 bonus points" in r.stderr
+    r = sub("leaderboard", "run", "--month", "2026-10")  # cron retries: exit 0, shows the stored result
+    assert r.returncode == 0 and b"already awarded on 2026-11-03" in r.stderr
+    assert b"bo@bolt.se" in r.stdout
+
+
+def test_show_piped_is_plain_json_is_a_list_and_an_awarded_period_is_marked(prog, sub, cli):
+    r = sub("leaderboard", "show", "--month", "2026-10")
+    assert r.returncode == 0
+    out = r.stdout.decode()
+    assert "🥇" not in out and "\x1b[" not in out and "┃" not in out
+    lines = out.splitlines()
+    assert lines[0] == "Leaderboard 2026-10 (2026-10-01 to 2026-10-31)"
+    assert lines[3].split() == ["1", "bo@bolt.se", "Bo", "BOLT", "4", "100", "5", "000"]
+    assert b"not awarded yet" in r.stderr
+    cli("leaderboard", "run", "--month", "2026-10", ok=True)
+    import_contracts(prog, contract("C9", "ACME", "arne@acme.se", "2026-10-20", 900000))  # late: 9100
+    r = cli("leaderboard", "show", "--month", "2026-10", "--format", "json", ok=True)
+    rows = json.loads(r.stdout)
+    assert [(x["rank"], x["seller"], x["partner"], x["points"], x["bonus"]) for x in rows] == [
+        (1, "bo@bolt.se", "BOLT", 4100, 5000),
+        (2, "anna@acme.se", "ACME", 3100, 3000),
+        (2, "britt@bolt.se", "BOLT", 3100, 3000),
+        (4, "arne@acme.se", "ACME", 2100, 0),
+    ]
+    assert "awarded on 2026-11-22" in r.stderr and "today's figures differ" in r.stderr
+    # live: arne 2100 + 9100 = 11 200 is now first
+    r = cli("leaderboard", "show", "--month", "2026-10", "--live", "--top", "1", "-f", "csv", ok=True)
+    assert r.stdout.splitlines() == [
+        "rank,seller,name,partner,points,bonus",
+        "1,arne@acme.se,Arne,ACME,11200,5000",
+    ]
+
+
+def test_a_terminal_gets_medals(prog):
+    import pexpect
+
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "loyaltyctl", "leaderboard", "show", "--month", "2026-10"],
+        env=env,
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 120),
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "🥇" in child.before and "🥈" in child.before and "🥉" not in child.before  # 1, 2, 2, 4
+    assert "│" in child.before or "┃" in child.before
+
+
+def test_quiz_award_from_stdin_with_rejects_round_trip(prog, cli, tmp_path):
+    cli(
+        "quiz",
+        "create",
+        "q1",
+        "--title",
+        "Leasing basics",
+        "--questions",
+        "5",
+        "--points-per-correct",
+        "20",
+        ok=True,
+    )
+    data = "seller_email,correct\nbo@bolt.se,5\nnobody@bolt.se,2\nanna@acme.se,6\n"
+    r = cli("quiz", "award", "Q1", "-", input=data)
+    assert r.exit_code == 1
+    assert "<stdin>:3:1: seller_email: no seller with email 'nobody@bolt.se'" in r.stderr
+    assert "<stdin>:4:2: correct: 6 correct answers, but quiz Q1 has 5 questions" in r.stderr
+    assert balance(prog, "bo@bolt.se") == 4100  # nothing written
+    rejects = tmp_path / "rejects.csv"
+    r = cli("quiz", "award", "Q1", "-", "--skip-invalid", "--rejects", str(rejects), input=data)
+    assert r.exit_code == 1
+    assert "3 rows, 1 awarded, 0 unchanged, 2 rejected, +100 points posted" in r.stdout  # 5 x 20
+    assert rejects.read_text().splitlines()[1:] == [
+        "nobody@bolt.se,2,\"line 3, column 1: seller_email: no seller with email 'nobody@bolt.se'\"",
+        'anna@acme.se,6,"line 4, column 2: correct: 6 correct answers, but quiz Q1 has 5 questions"',
+    ]
+    r = cli("quiz", "award", "Q1", "--seller", "bo@bolt.se", "--correct", "5", "--date", "2026-01-01")
+    assert r.exit_code == 0 and "already awarded" in r.stderr
+    r = cli("quiz", "award", "Q1", "--seller", "bo@bolt.se", "--correct", "4")
+    assert r.exit_code == 4 and "already awarded quiz Q1 for 5" in r.stderr
+    r = cli("quiz", "award", "Q1", "--seller", "britt@bolt.se", "--correct", "3", "--dry-run")
+    assert r.exit_code == 0 and "dry run, nothing written" in r.stdout
+    assert balance(prog, "britt@bolt.se") == 3100
+    r = cli("quiz", "create", "Q2", "--title", "T", "--questions", "11", "--points-per-correct", "5")
+    assert r.exit_code == 2 and "5 to 10 questions" in r.stderr
+
+
+def test_leads_through_the_cli(prog, cli):
+    r = cli(
+        "leads", "add", "--seller", "britt@bolt.se", "--company", "Fabrik AB", "--org-number", "556677-8899"
+    )
+    assert r.exit_code == 0 and "lead #1: recorded" in r.stderr
+    cli(
+        "leads", "add", "--seller", "bo@bolt.se", "--company", "Fabrik", "--org-number", "5566778899", ok=True
+    )
+    r = cli("leads", "accept", "2")
+    assert r.exit_code == 4 and "britt@bolt.se tipped org number 5566778899 first (lead #1" in r.stderr
+    r = cli("leads", "accept", "1", "-f", "json", ok=True)
+    assert json.loads(r.stdout)["points"] == 1000
+    r = cli("leads", "accept", "1")
+    assert r.exit_code == 0 and "already accepted" in r.stderr
+    assert balance(prog, "britt@bolt.se") == 3100 + 1000
+    cli("leads", "reject", "2", "--reason", "tipped by someone else", ok=True)
+    r = cli("leads", "list", "--status", "pending", "-f", "json", ok=True)
+    assert json.loads(r.stdout) == []
+    assert cli("leads", "accept", "7").exit_code == 3
