@@ -12,8 +12,12 @@ from ._common import DryRunOpt, FormatOpt, state
 
 app = typer.Typer(help="Leaderboard: who earned most in a month or year; bonuses.", no_args_is_help=True)
 
-MonthOpt = Annotated[str | None, typer.Option("--month", help="The month, YYYY-MM.")]
-YearOpt = Annotated[str | None, typer.Option("--year", help="The year, YYYY.")]
+MonthOpt = Annotated[
+    str | None, typer.Option("--month", help="The month, YYYY-MM, or last (the month before today's).")
+]
+YearOpt = Annotated[
+    str | None, typer.Option("--year", help="The year, YYYY, or last (the year before today's).")
+]
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
 
 

@@ -33,13 +33,16 @@ MIN_QUESTIONS, MAX_QUESTIONS = 5, 10
 
 
 def _count(text: str) -> int:
+    """A whole number in ASCII digits (``int`` alone would take "+5", "1_0", "５")."""
     value = text.strip()
     if not value:
         raise F.FieldError("empty")
-    try:
-        return int(value)
-    except ValueError:
-        raise F.FieldError(f"{text!r} is not a whole number") from None
+    digits = value[1:] if value.startswith("-") else value
+    if not (digits.isascii() and digits.isdigit()):
+        raise F.FieldError(f"{text!r} is not a whole number")
+    if len(digits) > 18:
+        raise F.FieldError(f"{text!r} is far more than any quiz has questions")
+    return int(value)
 
 
 def _quiz_dict(q: Quiz, awarded: int = 0, points: int = 0) -> dict:

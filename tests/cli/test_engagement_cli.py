@@ -161,3 +161,91 @@ def test_leads_through_the_cli(prog, cli):
     r = cli("leads", "list", "--status", "pending", "-f", "json", ok=True)
     assert json.loads(r.stdout) == []
     assert cli("leads", "accept", "7").exit_code == 3
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "reason"),
+    [
+        ("--month", "0000-01", "the year must be 2000 to 2999"),
+        ("--month", "2026-13", "is not a month"),
+        ("--month", "2026-00", "is not a month"),
+        ("--month", "２０２６-01", "is not a month"),  # full-width digits
+        ("--month", "2026-1", "is not a month"),
+        ("--month", " 2026-10", "is not a month"),
+        ("--month", "2026-10 ", "is not a month"),
+        ("--month", "2026/10", "is not a month"),
+        ("--month", "9999-12", "the year must be 2000 to 2999"),
+        ("--year", "9999", "the year must be 2000 to 2999"),
+        ("--year", "0", "is not a year"),
+        ("--year", "0000", "the year must be 2000 to 2999"),
+        ("--year", "２０２６", "is not a year"),
+        ("--year", " 2026", "is not a year"),
+        ("--year", "26", "is not a year"),
+    ],
+)
+def test_a_bad_period_is_a_usage_error_naming_the_option(cli, option, value, reason):
+    for verb in ("show", "run"):
+        r = cli("leaderboard", verb, option, value)
+        assert r.exit_code == 2, (verb, r.stderr)
+        assert r.stderr.startswith(f"error: {option} {value!r}") and reason in r.stderr
+        assert len(r.stderr.splitlines()) == 1
+
+
+def test_bad_periods_through_a_real_pipe_one_line_no_traceback(prog, sub):
+    r = sub("leaderboard", "run", "--year", "9999")
+    assert (r.returncode, r.stderr) == (2, b"error: --year '9999': the year must be 2000 to 2999\n")
+    r = sub("leaderboard", "run", "--month", "0000-01", "-f", "json")
+    assert r.returncode == 2 and r.stdout == b"" and b"Traceback" not in r.stderr
+    # A real month that has not ended, or not settled: refused (4) with the date it can run from.
+    r = sub("leaderboard", "run", "--month", "2026-11")
+    assert r.returncode == 4
+    assert r.stderr.splitlines()[0] == (
+        b"error: 2026-11 has not ended (it ends on 2026-11-30); it can be awarded from 2026-12-05"
+    )
+    r = sub("leaderboard", "run", "--year", "2999")
+    assert r.returncode == 4 and b"it can be awarded from 3000-01-05" in r.stderr
+
+
+def test_month_last_and_year_last_follow_loyaltyctl_today(prog, sub):
+    # today 2026-11-22: last month is October, settled since 2026-11-05.
+    r = sub("leaderboard", "run", "--month", "last", "-f", "json")
+    assert r.returncode == 0, r.stderr
+    assert (json.loads(r.stdout)["period"], json.loads(r.stdout)["bonus_points"]) == ("2026-10", 11000)
+    # On 2027-01-03 last month is December 2026 and last year 2026: neither is settled yet.
+    r = sub("leaderboard", "run", "--month", "last", env={"LOYALTYCTL_TODAY": "2027-01-03"})
+    assert r.returncode == 4 and b"2026-12 can be awarded from 2027-01-05" in r.stderr
+    r = sub("leaderboard", "run", "--year", "last", env={"LOYALTYCTL_TODAY": "2027-01-03"})
+    assert r.returncode == 4 and b"2026 can be awarded from 2027-01-05" in r.stderr
+    r = sub("leaderboard", "show", "--year", "last", "-f", "csv", env={"LOYALTYCTL_TODAY": "2027-01-06"})
+    assert r.returncode == 0 and r.stdout.splitlines()[1] == b"1,bo@bolt.se,Bo,BOLT,4100,20000"
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-W47-1", "2026-11-1", "2026-02-30", "２０２６-11-01", "20261101", " 2026-11-01"]
+)
+def test_quiz_award_date_is_strict_iso(prog, cli, value):
+    cli("quiz", "create", "Q1", "--title", "T", "--questions", "5", "--points-per-correct", "20", ok=True)
+    r = cli("quiz", "award", "Q1", "--seller", "bo@bolt.se", "--correct", "3", "--date", value)
+    assert r.exit_code == 2 and r.stderr == f"error: --date {value!r} is not a date (YYYY-MM-DD)\n"
+    assert balance(prog, "bo@bolt.se") == 4100
+
+
+def test_quiz_file_correct_and_taken_on_are_strict(prog, cli):
+    cli("quiz", "create", "Q1", "--title", "T", "--questions", "5", "--points-per-correct", "20", ok=True)
+    data = (
+        "seller_email,correct,taken_on\n"
+        "bo@bolt.se,+3,2026-11-01\n"
+        "britt@bolt.se,３,2026-11-01\n"
+        "anna@acme.se,1_0,2026-11-01\n"
+        "arne@acme.se,3,2026-W44-7\n"
+        "bo@bolt.se,99999999999999999999999999999,2026-11-01\n"
+    )
+    r = cli("quiz", "award", "Q1", "-", input=data)
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[:5] == [
+        "<stdin>:2:2: correct: '+3' is not a whole number",
+        "<stdin>:3:2: correct: '３' is not a whole number",
+        "<stdin>:4:2: correct: '1_0' is not a whole number",
+        "<stdin>:5:3: taken_on: '2026-W44-7' is not a date (write YYYY-MM-DD)",
+        "<stdin>:6:2: correct: '99999999999999999999999999999' is far more than any quiz has questions",
+    ]
