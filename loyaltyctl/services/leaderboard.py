@@ -33,6 +33,7 @@ from .accounts import earning_account
 from .rules import load_rulebook
 
 COUNTED_KINDS = ("contract", "quiz", "lead")
+MAX_TOP = 1_000_000
 AWARD = LeaderboardAward.__table__
 RUN = LeaderboardRun.__table__
 
@@ -178,8 +179,8 @@ def _same(a: list[Standing], b: list[Standing]) -> bool:
 
 def show(*, session: Session, period: Period, top: int, live: bool) -> dict:
     """The ranking: as awarded for an awarded period (unless ``live``), else today's."""
-    if top < 1:
-        raise UsageProblem("--top must be at least 1")
+    if not 1 <= top <= MAX_TOP:
+        raise UsageProblem(f"--top {top}: must be a whole number from 1 to {MAX_TOP:,}".replace(",", " "))
     run = stored_run(session, period)
     current = live_standings(session, period)
     if run is not None and not live:

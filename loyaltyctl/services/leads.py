@@ -52,7 +52,8 @@ def _dict(lead: Lead, email: str) -> dict:
 
 
 def _get(session: Session, lead_id: int) -> tuple[Lead, Seller]:
-    lead = session.get(Lead, lead_id)
+    # An id no database column can hold is simply not there (not an overflow).
+    lead = session.get(Lead, lead_id) if 0 < lead_id < 2**63 else None
     if lead is None:
         raise NotFound(f"no lead tip #{lead_id}", hint="`loyaltyctl leads list` shows them")
     seller = session.get(Seller, lead.seller_id)

@@ -28,8 +28,10 @@ from .rules import load_rulebook
 
 QUIZ_AWARD = QuizAward.__table__
 REQUIRED = ("seller_email", "correct")
+OPTION_OF = {"seller_email": "--seller", "correct": "--correct", "taken_on": "--date"}
 OPTIONAL = ("taken_on",)
 MIN_QUESTIONS, MAX_QUESTIONS = 5, 10
+MAX_POINTS_PER_CORRECT = 100_000  # a full quiz gives at most 1 000 000 points
 
 
 def _count(text: str) -> int:
@@ -88,8 +90,11 @@ def create(
         raise UsageProblem(
             f"--questions {questions}: a quiz has {MIN_QUESTIONS} to {MAX_QUESTIONS} questions"
         )
-    if points_per_correct <= 0:
-        raise UsageProblem(f"--points-per-correct {points_per_correct}: must be a positive whole number")
+    if not 0 < points_per_correct <= MAX_POINTS_PER_CORRECT:
+        raise UsageProblem(
+            f"--points-per-correct {points_per_correct}: must be a whole number from 1 to "
+            f"{MAX_POINTS_PER_CORRECT:,}".replace(",", " ")
+        )
     existing = session.exec(select(Quiz).where(Quiz.code == code)).scalar()
     if existing is not None:
         same = (existing.title, existing.questions, existing.points_per_correct) == (
@@ -176,9 +181,6 @@ class _Awarder:
     def check(self, email: str, correct: int, taken_on: date) -> tuple[Seller, Partner, str]:
         """Validate; returns the seller, partner and ``award`` or ``unchanged``."""
         q = self.quiz
-        seller = self.session.exec(select(Seller).where(Seller.email == email)).scalar()
-        if seller is None:
-            raise _Problem("seller_email", f"no seller with email {email!r}", NotFound)
         if correct < 0:
             raise _Problem("correct", f"{correct} correct answers: may not be negative", InvalidInput)
         if correct > q.questions:
@@ -189,6 +191,9 @@ class _Awarder:
             )
         if taken_on > self.today:
             raise _Problem("taken_on", f"{taken_on} is in the future (today is {self.today})", InvalidInput)
+        seller = self.session.exec(select(Seller).where(Seller.email == email)).scalar()
+        if seller is None:
+            raise _Problem("seller_email", f"no seller with email {email!r}", NotFound)
         done = self.session.exec(
             select(QuizAward.correct, QuizAward.taken_on).where(
                 QuizAward.quiz_id == q.id, QuizAward.seller_id == seller.id
@@ -271,7 +276,7 @@ def award_one(
     try:
         seller, partner, outcome = run.check(email, correct, taken)
     except _Problem as p:
-        raise p.kind(p.reason) from None
+        raise p.kind(f"{OPTION_OF[p.column]}: {p.reason}") from None
     points = run.write(seller, partner, correct, taken) if outcome == "award" else 0
     return {
         "quiz": quiz.code,

@@ -249,3 +249,90 @@ def test_quiz_file_correct_and_taken_on_are_strict(prog, cli):
         "<stdin>:5:3: taken_on: '2026-W44-7' is not a date (write YYYY-MM-DD)",
         "<stdin>:6:2: correct: '99999999999999999999999999999' is far more than any quiz has questions",
     ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("welcome_quiz_days", "-1", "may not be negative"),
+        ("welcome_quiz_days", "3651", "is more than 3 650 days"),
+        ("welcome_quiz_days", "９０", "must be a whole number"),
+        ("welcome_quiz_days", "+90", "must be a whole number"),
+        ("welcome_quiz_days", "1e3", "must be a whole number"),
+        ("lead_points", "1000001", "is more than 1 000 000 points"),
+        ("lead_points", str(2**63), "is more than 1 000 000 000"),
+        ("lead_points", "1" + "0" * 30, "is more than 1 000 000 000"),
+        ("leaderboard_settle_days", "366", "is more than 365 days"),
+        ("monthly_bonus", "5000,3000,0", "must be positive whole numbers"),
+        (
+            "monthly_bonus",
+            "1000,3000",
+            "gives rank 2 more than rank 1 (3000 > 1000); prizes may not increase",
+        ),
+        ("monthly_bonus", "5000,3000,3500", "gives rank 3 more than rank 2"),
+        ("monthly_bonus", "1000001", "has a prize above 1 000 000 points"),
+        ("yearly_bonus", ",".join(["10"] * 101), "has 101 prizes; at most 100 ranks get one"),
+        ("points_per_contract", str(10**30), "is more than 1 000 000 000"),
+    ],
+)
+def test_rules_set_refuses_engagement_values_out_of_bounds(db, cli, key, value, reason):
+    r = cli("rules", "set", "--from", "2026-01-01", key, "--", value)  # "--": "-1" is a value
+    assert r.exit_code == 2, r.stderr
+    assert r.stderr.startswith(f"error: rule {key}: {value!r} {reason}") and r.stderr.count("\n") == 1
+    assert "set" not in cli("rules", "show", "-f", "csv").stdout.split(key)[1].splitlines()[0]
+
+
+def test_rules_set_accepts_the_edges(db, cli):
+    for key, value in [
+        ("welcome_quiz_days", "0"),
+        ("welcome_quiz_days", "3650"),
+        ("lead_points", "0"),
+        ("lead_points", "1_000_000"),
+        ("leaderboard_settle_days", "365"),
+        ("monthly_bonus", "5000,5000,1000"),  # equal prizes are fine
+        ("yearly_bonus", ",".join(["1000000"] * 100)),
+    ]:
+        r = cli("rules", "set", key, value, "--from", f"2026-0{1 + len(value) % 9}-01")
+        assert r.exit_code == 0, (key, value, r.stderr)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--questions", str(2**63)], "error: --questions 9223372036854775808: a quiz has 5 to 10 questions"),
+        (["--questions", "1" + "0" * 30], "a quiz has 5 to 10 questions"),
+        (["--points-per-correct", str(2**63)], "error: --points-per-correct 9223372036854775808: must be"),
+        (["--points-per-correct", "100001"], "must be a whole number from 1 to 100 000"),
+        (["--points-per-correct", "0"], "must be a whole number from 1 to 100 000"),
+    ],
+)
+def test_quiz_create_refuses_huge_numbers_naming_the_option(db, cli, args, expected):
+    base = {"--questions": "5", "--points-per-correct": "20"}
+    base[args[0]] = args[1]
+    r = cli("quiz", "create", "Q1", "--title", "T", *[x for kv in base.items() for x in kv])
+    assert r.exit_code == 2 and expected in r.stderr and len(r.stderr.splitlines()) == 1
+    assert cli("quiz", "list", "-f", "json").stdout.strip() == "[]"
+
+
+def test_huge_correct_top_and_lead_id_are_clear_errors_not_overflows(prog, sub):
+    big, huge = str(2**63), "1" + "0" * 30
+    assert (
+        sub(
+            "quiz", "create", "Q1", "--title", "T", "--questions", "5", "--points-per-correct", "20"
+        ).returncode
+        == 0
+    )
+    for n in (big, huge, "-1"):
+        r = sub("quiz", "award", "Q1", "--seller", "bo@bolt.se", "--correct", n)
+        assert r.returncode == 1 and r.stderr.startswith(b"error: --correct: " + n.encode()), r.stderr
+        assert b"Traceback" not in r.stderr and b"internal error" not in r.stderr
+    for n in (big, huge, "0"):
+        r = sub("leaderboard", "show", "--month", "2026-10", "--top", n)
+        assert r.returncode == 2
+        assert r.stderr == f"error: --top {n}: must be a whole number from 1 to 1 000 000\n".encode()
+    r = sub("leaderboard", "show", "--month", "2026-10", "--top", "1000000", "-f", "csv")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 5  # header + 4 sellers
+    for verb in (["accept"], ["reject", "--reason", "x"]):
+        r = sub("leads", *verb, big)
+        assert (r.returncode, r.stderr.splitlines()[0]) == (3, f"error: no lead tip #{big}".encode())
+    assert balance(prog, "bo@bolt.se") == 4100
