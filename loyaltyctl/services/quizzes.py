@@ -213,6 +213,11 @@ class _Awarder:
             raise _Problem("seller_email", f"seller {email} is inactive")
         if partner.status != "active":
             raise _Problem("seller_email", f"partner {partner.code} of {email} is {partner.status}")
+        if taken_on < seller.enrolled_on:
+            raise _Problem(
+                "taken_on",
+                f"{taken_on} is before {email} enrolled in the program ({seller.enrolled_on})",
+            )
         if q.welcome:
             days = self.book.int("welcome_quiz_days", taken_on)
             last = seller.enrolled_on + timedelta(days=days)

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 
 import pytest
 from conftest import ROOT
@@ -16,7 +17,7 @@ from factories import balance, contract, import_contracts, posting_keys, small_p
 
 @pytest.fixture
 def prog(db):
-    small_program(db)  # ACME pooled (anna, arne), BOLT individual (bo, britt); today 2026-11-22
+    small_program(db, enrolled_on=date(2026, 1, 1))  # ACME pooled (anna, arne), BOLT individual (bo, britt)
     import_contracts(
         db,
         contract("C1", "BOLT", "bo@bolt.se", "2026-10-05", 400000)  # 4100

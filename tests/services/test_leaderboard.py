@@ -3,6 +3,8 @@ prizes, award once, settle days, late postings, the pooled case, db check."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from factories import balance, contract, import_contracts, posting_keys, small_program
 
@@ -14,7 +16,7 @@ OCT = leaderboard.period_of(month="2026-10", year=None)
 
 @pytest.fixture
 def prog(db):
-    small_program(db)  # ACME pooled (anna, arne), BOLT individual (bo, britt); today 2026-11-22
+    small_program(db, enrolled_on=date(2026, 1, 1))  # ACME pooled (anna, arne), BOLT individual (bo, britt)
     return db
 
 

@@ -16,7 +16,7 @@ H = "seller_email,correct,taken_on\n"
 
 @pytest.fixture
 def prog(db):
-    small_program(db)  # ACME pooled (anna, arne), BOLT individual (bo, britt); today 2026-11-22
+    small_program(db, enrolled_on=date(2026, 1, 1))  # ACME pooled (anna, arne), BOLT individual (bo, britt)
     create_quiz(db, "Q1", questions=10, points=50)
     return db
 
@@ -129,3 +129,26 @@ def test_single_award_errors_map_to_their_exit_classes(prog, db):
         partners.set_status(session=s, code="BOLT", status="suspended")
     with pytest.raises(Refused, match="BOLT of bo@bolt.se is suspended"):
         award_one(prog, "bo@bolt.se", 3)
+
+
+def test_no_quiz_before_the_seller_enrolled(db):
+    small_program(db)  # enrolled today, 2026-11-22
+    add_seller(db, "nya@bolt.se", "BOLT", enrolled_on=date(2026, 8, 1))
+    create_quiz(db, "W", questions=5, points=100, welcome=True)
+    create_quiz(db, "Q1", questions=10, points=50)
+    # The welcome quiz: from the enrolment day (inclusive), not a day before.
+    with pytest.raises(RowsRejected) as exc:
+        award_quiz(db, "W", H + "nya@bolt.se,5,2026-07-31\nbo@bolt.se,5,2026-11-21\n")
+    assert [(e.line, e.column, e.reason) for e in exc.value.errors] == [
+        (2, 3, "2026-07-31 is before nya@bolt.se enrolled in the program (2026-08-01)"),
+        (3, 3, "2026-11-21 is before bo@bolt.se enrolled in the program (2026-11-22)"),
+    ]
+    assert award_quiz(db, "W", H + "nya@bolt.se,5,2026-08-01\n").points_posted == 500
+    # Any other quiz likewise: refused (exit 4, naming --date) for a day before enrolment.
+    with pytest.raises(Refused, match=r"^--date: 2026-11-21 is before bo@bolt.se enrolled .*2026-11-22"):
+        award_one(db, "bo@bolt.se", 3, taken_on=date(2026, 11, 21))
+    assert award_one(db, "bo@bolt.se", 3, taken_on=date(2026, 11, 22))["points_posted"] == 150
+    assert posting_keys(db, "quiz:") == {
+        "quiz:W:5": (500, "2026-08-01"),
+        "quiz:Q1:3": (150, "2026-11-22"),
+    }
