@@ -79,8 +79,7 @@ def add(
     ).scalar()
     if same is not None:
         return {**_dict(same, seller.email), "result": "unchanged"}
-    if not seller.active:
-        raise Refused(f"seller {seller.email} is inactive")
+    _check_can_earn(session, seller, f"tip about {company}", pending=False)
     lead = Lead(
         seller_id=seller.id,
         company=company,
@@ -100,6 +99,26 @@ def add(
         if first is not None and first.id != lead.id:
             out["note"] = (note + "; " if note else "") + f"lead #{first.id} tipped {org} first"
     return out
+
+
+def _check_can_earn(session: Session, seller: Seller, what: str, *, pending: bool = True) -> Partner:
+    """An inactive seller, or a seller of a suspended partner, earns nothing (as
+    for contracts and quizzes); the tip stays pending and can be accepted later."""
+    partner = session.get(Partner, seller.partner_id)
+    assert partner is not None
+    if not seller.active:
+        raise Refused(
+            f"{what}: seller {seller.email} is inactive and cannot be credited",
+            hint="reactivate the seller first, or reject the tip" if pending else None,
+        )
+    if partner.status != "active":
+        raise Refused(
+            f"{what}: {seller.email}'s partner {partner.code} is {partner.status} and cannot be credited",
+            hint="the tip stays pending; accept it when the partner is active again, or reject it"
+            if pending
+            else None,
+        )
+    return partner
 
 
 def _first_tip(session: Session, org: str) -> Lead | None:
@@ -135,10 +154,7 @@ def accept(*, session: Session, lead_id: int, actor: str) -> dict:
                 f"only the first tip can be accepted",
                 hint=f"reject it: `loyaltyctl leads reject {lead.id} --reason ...`",
             )
-    if not seller.active:
-        raise Refused(f"lead #{lead.id}: seller {seller.email} is inactive and cannot be credited")
-    partner = session.get(Partner, seller.partner_id)
-    assert partner is not None
+    partner = _check_can_earn(session, seller, f"lead #{lead.id}")
     day = today()
     points = load_rulebook(session).int("lead_points", day)
     batch = new_batch(session, command="leads accept", actor=actor, source=f"lead #{lead.id}")

@@ -337,3 +337,17 @@ def test_huge_correct_top_and_lead_id_are_clear_errors_not_overflows(prog, sub):
         r = sub("leads", *verb, big)
         assert (r.returncode, r.stderr.splitlines()[0]) == (3, f"error: no lead tip #{big}".encode())
     assert balance(prog, "bo@bolt.se") == 4100
+
+
+def test_leads_refusals_and_unknowns_have_their_exit_codes(prog, sub):
+    r = sub("leads", "add", "--seller", "nobody@bolt.se", "--company", "Ny AB")
+    assert (r.returncode, r.stderr.splitlines()[0]) == (3, b"error: no seller with email 'nobody@bolt.se'")
+    assert sub("leads", "add", "--seller", "bo@bolt.se", "--company", "Fabrik AB").returncode == 0
+    assert sub("partners", "suspend", "BOLT").returncode == 0
+    r = sub("leads", "accept", "1")
+    assert r.returncode == 4
+    assert r.stderr.splitlines() == [
+        b"error: lead #1: bo@bolt.se's partner BOLT is suspended and cannot be credited",
+        b"hint: the tip stays pending; accept it when the partner is active again, or reject it",
+    ]
+    assert balance(prog, "bo@bolt.se") == 4100
