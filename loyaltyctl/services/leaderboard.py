@@ -295,8 +295,11 @@ def _result(
     prized = [s for s in rows if s.bonus]
     return {
         "period": period.key,
+        "first_day": period.first.isoformat(),
+        "last_day": period.last.isoformat(),
         "result": result,
         "awarded_on": run.run_on.isoformat() if run else None,
+        "forced": bool(run.forced) if run else None,
         "bonus_points": sum(s.bonus for s in prized),
         "winners": [s.as_dict() for s in prized],
     }

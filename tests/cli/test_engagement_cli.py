@@ -351,3 +351,59 @@ def test_leads_refusals_and_unknowns_have_their_exit_codes(prog, sub):
         b"hint: the tip stays pending; accept it when the partner is active again, or reject it",
     ]
     assert balance(prog, "bo@bolt.se") == 4100
+
+
+def test_run_csv_is_one_row_per_winner_and_json_is_the_documented_object(prog, sub):
+    r = sub("leaderboard", "run", "--month", "2026-10", "--dry-run", "-f", "csv")
+    assert r.returncode == 0, r.stderr
+    # 4100 > 3100 = 3100 > 2100: ranks 1, 2, 2, 4; arne (4th) wins nothing and is not listed.
+    assert r.stdout.decode().splitlines() == [
+        "period,result,rank,seller,name,partner,points,bonus",
+        "2026-10,would award,1,bo@bolt.se,Bo,BOLT,4100,5000",
+        "2026-10,would award,2,anna@acme.se,Anna,ACME,3100,3000",
+        "2026-10,would award,2,britt@bolt.se,Britt,BOLT,3100,3000",
+    ]
+    assert posting_keys(prog, "bonus:") == {}
+    r = sub("leaderboard", "run", "--month", "2026-10", "-f", "json")
+    assert json.loads(r.stdout) == {
+        "period": "2026-10",
+        "first_day": "2026-10-01",
+        "last_day": "2026-10-31",
+        "result": "awarded",
+        "awarded_on": "2026-11-22",
+        "forced": False,
+        "bonus_points": 11000,
+        "dry_run": False,
+        "winners": [
+            {
+                "rank": 1,
+                "seller": "bo@bolt.se",
+                "name": "Bo",
+                "partner": "BOLT",
+                "points": 4100,
+                "bonus": 5000,
+            },
+            {
+                "rank": 2,
+                "seller": "anna@acme.se",
+                "name": "Anna",
+                "partner": "ACME",
+                "points": 3100,
+                "bonus": 3000,
+            },
+            {
+                "rank": 2,
+                "seller": "britt@bolt.se",
+                "name": "Britt",
+                "partner": "BOLT",
+                "points": 3100,
+                "bonus": 3000,
+            },
+        ],
+    }
+    r = sub("leaderboard", "run", "--month", "2026-10", "-f", "csv")
+    assert r.returncode == 0 and r.stdout.decode().splitlines()[1] == (
+        "2026-10,already awarded,1,bo@bolt.se,Bo,BOLT,4100,5000"
+    )
+    r = sub("leaderboard", "run", "--month", "2026-09", "-f", "csv")  # nobody earned: header only
+    assert r.returncode == 0 and r.stdout == b"period,result,rank,seller,name,partner,points,bonus\r\n"
