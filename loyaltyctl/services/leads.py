@@ -67,10 +67,13 @@ def add(
     """Record a tip.  The same tip again (seller, company, org number) is a no-op."""
     try:
         company = F.parse_text(company, max_len=200)
+    except F.FieldError as exc:
+        raise UsageProblem(f"--company: {exc}") from None
+    try:
         if note is not None:
             note = F.parse_text(note, max_len=500, required=False) or None
     except F.FieldError as exc:
-        raise UsageProblem(f"lead tip: {exc}") from None
+        raise UsageProblem(f"--note: {exc}") from None
     org = _org_number(org_number)
     seller = find_seller(session, email)
     org_match = Lead.org_number.is_(None) if org is None else Lead.org_number == org

@@ -83,9 +83,12 @@ def create(
     welcome quiz (the previous one stops being it)."""
     try:
         code = F.parse_code(code, what="quiz code")
+    except F.FieldError as exc:
+        raise UsageProblem(f"quiz code: {exc}") from None
+    try:
         title = F.parse_text(title, max_len=200)
     except F.FieldError as exc:
-        raise UsageProblem(f"quiz {code!r}: {exc}") from None
+        raise UsageProblem(f"--title: {exc}") from None
     if not MIN_QUESTIONS <= questions <= MAX_QUESTIONS:
         raise UsageProblem(
             f"--questions {questions}: a quiz has {MIN_QUESTIONS} to {MAX_QUESTIONS} questions"

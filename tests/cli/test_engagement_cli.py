@@ -407,3 +407,42 @@ def test_run_csv_is_one_row_per_winner_and_json_is_the_documented_object(prog, s
     )
     r = sub("leaderboard", "run", "--month", "2026-09", "-f", "csv")  # nobody earned: header only
     assert r.returncode == 0 and r.stdout == b"period,result,rank,seller,name,partner,points,bonus\r\n"
+
+
+def test_option_errors_name_the_option(prog, cli):
+    def err(*args):
+        r = cli(*args)
+        assert r.exit_code == 2, (args, r.stderr)
+        return r.stderr.splitlines()[0]
+
+    q = ("quiz", "create")
+    assert err(*q, "Q 1", "--title", "T", "--questions", "5", "--points-per-correct", "5") == (
+        "error: quiz code: 'Q 1': a quiz code may not contain spaces or control characters"
+    )
+    assert (
+        err(*q, "Q1", "--title", " ", "--questions", "5", "--points-per-correct", "5")
+        == "error: --title: empty"
+    )
+    assert err(*q, "Q1", "--title", "T" * 201, "--questions", "5", "--points-per-correct", "5") == (
+        "error: --title: longer than 200 characters"
+    )
+    cli(*q, "Q1", "--title", "T", "--questions", "5", "--points-per-correct", "5", ok=True)
+    assert (
+        err("quiz", "award", "Q1", "--seller", "bo", "--correct", "3")
+        == "error: --seller: 'bo' is not an email address"
+    )
+    tip = ("leads", "add", "--seller", "bo@bolt.se")
+    assert err(*tip, "--company", "") == "error: --company: empty"
+    assert err(*tip, "--company", "X", "--note", "a\x07b") == "error: --note: contains control characters"
+    assert err(*tip, "--company", "X", "--org-number", "55/66") == (
+        "error: --org-number '55/66': letters and digits only (spaces and dashes are ignored)"
+    )
+    assert (
+        err("leads", "list", "--status", "open")
+        == "error: --status 'open': one of pending, accepted, rejected"
+    )
+    assert err("leads", "reject", "1", "--reason", " ") == "error: --reason must say why"
+    assert err("leaderboard", "show") == "error: give --month YYYY-MM or --year YYYY"
+    assert err("leaderboard", "run", "--month", "2026-10", "--year", "2026") == (
+        "error: give --month YYYY-MM or --year YYYY"
+    )
