@@ -20,7 +20,8 @@ from ..clock import now
 from ..errors import NotFound, Refused, UsageProblem
 from ..models import Posting, RuleVersion
 
-# No rule needs more; a larger number is a typo, and would overflow a posting.
+# No rule needs more; a larger number is a typo, and would overflow a posting
+# (checked by `rules set`, like the per-rule limits below).
 MAX_WHOLE = 1_000_000_000
 
 
@@ -32,8 +33,6 @@ def _whole(text: str) -> int:
         raise ValueError("may not be negative")
     if not (value.isascii() and value.isdigit()):
         raise ValueError("must be a whole number")
-    if len(value) > 10 or int(value) > MAX_WHOLE:
-        raise ValueError(f"is more than {MAX_WHOLE:_}".replace("_", " "))
     return int(value)
 
 
@@ -216,7 +215,10 @@ def set_rule(*, session: Session, key: str, value: str, valid_from: date, actor:
     """Add a rule version.  Returns what happened (``created`` or ``unchanged``)."""
     parsed = parse_value(key, value)
     check = RULES[key].check
-    problem = check(parsed) if check is not None else None
+    if isinstance(parsed, int) and parsed > MAX_WHOLE:
+        problem: str | None = f"is more than {MAX_WHOLE:,}".replace(",", " ")
+    else:
+        problem = check(parsed) if check is not None else None
     if problem is not None:
         raise UsageProblem(f"rule {key}: {value!r} {problem}")
     book = load_rulebook(session)
