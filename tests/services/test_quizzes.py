@@ -152,3 +152,18 @@ def test_no_quiz_before_the_seller_enrolled(db):
         "quiz:W:5": (500, "2026-08-01"),
         "quiz:Q1:3": (150, "2026-11-22"),
     }
+
+
+def test_a_seller_twice_in_one_file_is_awarded_by_the_first_row(prog):
+    rows = H + "bo@bolt.se,4,2026-11-01\nbo@bolt.se,4,2026-11-02\nbo@bolt.se,5,2026-11-03\n"
+    with pytest.raises(RowsRejected) as exc:  # all or nothing: the third row sinks the file
+        award_quiz(prog, "Q1", rows)
+    assert [(e.line, e.column) for e in exc.value.errors] == [(4, 2)]
+    assert (
+        "already awarded quiz Q1 for 4 correct answers (taken 2026-11-01); not 5"
+        in exc.value.errors[0].reason
+    )
+    assert posting_keys(prog, "quiz:") == {}
+    s = award_quiz(prog, "Q1", rows, skip_invalid=True)
+    assert (s.counts, s.rejected, s.points_posted) == ({"awarded": 1, "unchanged": 1}, 1, 200)  # 4 x 50
+    assert posting_keys(prog, "quiz:") == {"quiz:Q1:3": (200, "2026-11-01")}
