@@ -27,7 +27,9 @@ def show(
     ctx: typer.Context,
     month: MonthOpt = None,
     year: YearOpt = None,
-    top: Annotated[int, typer.Option("--top", help="Show ranks up to N (ties can add rows).")] = 10,
+    top: Annotated[
+        int, typer.Option("--top", help="Show ranks up to N, 1 to 1 000 000 (ties can add rows).")
+    ] = 10,
     live: Annotated[
         bool, typer.Option("--live", help="Today's figures, also for a period already awarded.")
     ] = False,
