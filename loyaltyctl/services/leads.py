@@ -31,8 +31,12 @@ def _org_number(text: str | None) -> str | None:
     value = re.sub(r"[\s-]", "", text)
     if not value:
         return None
-    if len(value) > 32 or not value.isalnum():
-        raise UsageProblem(f"--org-number {text!r}: letters and digits only (spaces and dashes are ignored)")
+    # ASCII only: "５５６６…" (full-width) must not slip past the one-paid-tip check
+    # as a number different from "5566…".
+    if len(value) > 32 or not (value.isascii() and value.isalnum()):
+        raise UsageProblem(
+            f"--org-number {text!r}: letters A-Z and digits 0-9 only (spaces and dashes are ignored)"
+        )
     return value.upper()
 
 

@@ -435,7 +435,10 @@ def test_option_errors_name_the_option(prog, cli):
     assert err(*tip, "--company", "") == "error: --company: empty"
     assert err(*tip, "--company", "X", "--note", "a\x07b") == "error: --note: contains control characters"
     assert err(*tip, "--company", "X", "--org-number", "55/66") == (
-        "error: --org-number '55/66': letters and digits only (spaces and dashes are ignored)"
+        "error: --org-number '55/66': letters A-Z and digits 0-9 only (spaces and dashes are ignored)"
+    )
+    assert err(*tip, "--company", "X", "--org-number", "５５６６７７-８８９９").startswith(
+        "error: --org-number '５５６６７７-８８９９': letters A-Z and digits 0-9 only"
     )
     assert (
         err("leads", "list", "--status", "open")
