@@ -192,8 +192,6 @@ class _Awarder:
                 f"{correct} correct answers, but quiz {q.code} has {q.questions} questions",
                 InvalidInput,
             )
-        if taken_on > self.today:
-            raise _Problem("taken_on", f"{taken_on} is in the future (today is {self.today})", InvalidInput)
         seller = self.session.exec(select(Seller).where(Seller.email == email)).scalar()
         if seller is None:
             raise _Problem("seller_email", f"no seller with email {email!r}", NotFound)
@@ -212,6 +210,9 @@ class _Awarder:
                 f"{email} was already awarded quiz {q.code} for {done.correct} correct answers "
                 f"(taken {done.taken_on}); not {correct}; correct it with `points adjust`",
             )
+        # Checked after "already awarded": the same result again is a no-op whatever taken_on says.
+        if taken_on > self.today:
+            raise _Problem("taken_on", f"{taken_on} is in the future (today is {self.today})", InvalidInput)
         if not seller.active:
             raise _Problem("seller_email", f"seller {email} is inactive")
         if partner.status != "active":

@@ -48,6 +48,8 @@ def test_same_result_again_is_a_no_op_whatever_the_date_and_another_is_refused(p
     again = award_quiz(prog, "Q1", H + "bo@bolt.se,7,2026-11-20\n")
     assert again.counts == {"awarded": 0, "unchanged": 1} and again.points_posted == 0
     assert award_one(prog, "BO@bolt.se", 7)["result"] == "unchanged"
+    assert award_one(prog, "bo@bolt.se", 7, taken_on=date(2026, 12, 1))["result"] == "unchanged"  # future
+    assert award_one(prog, "bo@bolt.se", 7, taken_on=date(2025, 1, 1))["result"] == "unchanged"  # < enrolled
     with pytest.raises(Refused, match="already awarded quiz Q1 for 7 correct answers.*not 8"):
         award_one(prog, "bo@bolt.se", 8)
     assert balance(prog, "bo@bolt.se") == 350
