@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import unicodedata
 
 from .output import _csv_cell, group_digits, to_json
 
@@ -102,8 +103,28 @@ def to_html(st: dict) -> bytes:
     return doc.encode("utf-8")
 
 
+_PLAIN = str.maketrans(
+    {
+        **{"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i", "Œ": "OE", "œ": "oe"},
+        **{"‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "–": "-", "—": "-", "€": "EUR"},
+    }
+)
+
+
 def _latin1(text: object) -> str:
-    return str(text if text is not None else "").encode("latin-1", "replace").decode("latin-1")
+    """The PDF's built-in Helvetica has the Latin-1 letters (å, ä, ö, é, ü...);
+    any other letter loses its accent (ễ -> e, Ł -> L) rather than becoming ?."""
+    value = str(text if text is not None else "")
+    if all(ord(c) < 256 for c in value):
+        return value
+    out = []
+    for c in value.translate(_PLAIN):
+        if ord(c) < 256:
+            out.append(c)
+            continue
+        base = "".join(b for b in unicodedata.normalize("NFKD", c) if not unicodedata.combining(b))
+        out.append(base if base and all(ord(b) < 256 for b in base) else "?")
+    return "".join(out)
 
 
 def to_pdf(st: dict) -> bytes:

@@ -343,3 +343,16 @@ def test_the_value_uses_point_value_sek_with_grouped_digits(prog, cli, monkeypat
         "0.125",
     )
     assert (got["x@bolt.se"]["value"], got["x@bolt.se"]["value_sek"]) == ("50 points = 6.25 SEK", "6.25")
+
+
+def test_pdf_keeps_swedish_letters_and_plains_the_others(prog, cli, tmp_path):
+    # Helvetica has å, ä, ö (Latin-1); other letters lose their accents instead of becoming "?".
+    cli("sellers", "add", "z@bolt.se", "--partner", "BOLT", "--name", "Łukasz Nguyễn Åström", ok=True)
+    cli("points", "adjust", "z@bolt.se", "10", "--reason", "Välkommen – “tack”", ok=True)
+    target = tmp_path / "z.pdf"
+    export(cli, "--month", "2026-12", "--account", "z@bolt.se", "--out", str(target))
+    text = "\n".join(p.extract_text() for p in PdfReader(str(target)).pages)
+    assert "holder Lukasz Nguyen Åström" in text
+    assert 'Välkommen - "tack" 10' in text
+    page = export(cli, "--month", "2026-12", "--account", "z@bolt.se", "-f", "html", "-o", "-").stdout
+    assert "Łukasz Nguyễn Åström" in page  # HTML is UTF-8: every letter as it is
