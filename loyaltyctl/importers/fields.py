@@ -32,6 +32,13 @@ def neutralise(value: str) -> str:
     return "'" + value if _formula_after_quotes(value) else value
 
 
+def neutralise_raw(field: str) -> str:
+    """A field copied from an input file into a CSV (a rejects file): quote it
+    only when it would run as a formula.  ``'=x`` is left as it is, so the
+    import reads it back to what the original field gave."""
+    return "'" + field if field.startswith(FORMULA_START) else field
+
+
 def unneutralise(value: str) -> str:
     """The inverse, for text columns on import: ``'=SUM(A1)`` -> ``=SUM(A1)``;
     ``'abc`` and numbers stay as they are."""

@@ -43,7 +43,7 @@ def _request_id(text: str) -> str:
 
 
 def _account_ref(text: str) -> str:
-    value = text.strip()
+    value = F.unneutralise(text.strip())
     if not value:
         raise F.FieldError("empty")
     return value

@@ -73,6 +73,8 @@ HOSTILE_NUMBERS = [
     str(2**64 + 1),
     " 5 ",
     "５",
+    "12.50",
+    "12,50",  # quoted: one field (unquoted, see test_a_decimal_comma_in_a_comma_file)
 ]
 
 
@@ -126,7 +128,7 @@ COMMANDS = [
         key="contract_id",
         other="amount",
         other_value="200000",
-        numeric={"amount": numbers(set(), {"1000000000": True, "1000000000.01": False})},
+        numeric={"amount": numbers({"12.50"}, {"1000000000": True, "1000000000.01": False})},
         dates=["start_date"],
         text={"contract_id": SQL, "product": SQL},
     ),
