@@ -25,7 +25,7 @@ import codecs
 import csv
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -268,8 +268,11 @@ class CsvInput:
             yield "".join(parts)
 
     # -- records ----------------------------------------------------------------
-    def records(self, required: Sequence[str], optional: Sequence[str] = ()) -> Iterator[Record]:
-        """Yield the data records, after checking the header."""
+    def records(
+        self, required: Sequence[str], optional: Sequence[str] = (), aliases: Mapping[str, str] | None = None
+    ) -> Iterator[Record]:
+        """Yield the data records, after checking the header.  ``aliases`` maps
+        another header name to a column (the name a list export uses)."""
         lines = self._lines()
         first_line = next(lines, None)
         offset = 0  # leading blank lines
@@ -302,7 +305,7 @@ class CsvInput:
                     RowError(self.name, 1 + offset, col, "", "NUL byte in the header"), hint=_NUL_HINT
                 )
         self.header_line = 1 + offset
-        self._check_header(header, required, optional)
+        self._check_header(header, required, optional, aliases or {})
 
         prev_end = reader.line_num + offset
         while True:
@@ -350,11 +353,14 @@ class CsvInput:
     def _colname(self, col: int) -> str:
         return self.header[col - 1] if 0 < col <= len(self.header) else ""
 
-    def _check_header(self, header: list[str], required: Sequence[str], optional: Sequence[str]) -> None:
+    def _check_header(
+        self, header: list[str], required: Sequence[str], optional: Sequence[str], aliases: Mapping[str, str]
+    ) -> None:
         self.header = [h.strip().lower() for h in header]
         known = set(required) | set(optional)
         seen: dict[str, int] = {}
-        for col, name in enumerate(self.header, 1):
+        for col, given in enumerate(self.header, 1):
+            name = aliases.get(given, given)
             if name in seen and name in known:
                 raise StructuralError(
                     RowError(
@@ -377,7 +383,7 @@ class CsvInput:
                 + f"; delimiter read as {self.delimiter!r}",
             )
         self.columns = {name: seen[name] - 1 for name in known if name in seen}
-        self.ignored_columns = [h for h in self.header if h not in known]
+        self.ignored_columns = [h for h in self.header if aliases.get(h, h) not in known]
 
     def column_of(self, name: str) -> int:
         """1-based column number of a known column."""

@@ -81,6 +81,47 @@ def test_partners_list_round_trips_through_partners_import(db, cli, tmp_path):
     assert (again["new"], again["updated"], again["unchanged"]) == (0, 0, len(NAMES) + 1)
 
 
+def test_sellers_list_round_trips_through_sellers_import(db, cli, tmp_path):
+    """`sellers list` writes the partner code under `partner`, which `sellers
+    import` takes for `partner_code`."""
+    partners = [["-P9", "Minus", "pooled"], ["ACME", "Acme", "pooled"]]
+    cli("partners", "import", write_csv(tmp_path / "p.csv", ["code", "name", "mode"], partners), ok=True)
+    body = [[f"s{i}@acme.se", file, "ACME", "2026-11-01"] for i, (file, _, _) in enumerate(NAMES)]
+    body.append(["-x@p9.se", "@me", "-P9", "2026-10-01"])
+    f = write_csv(tmp_path / "in.csv", ["email", "name", "partner_code", "enrolled_on"], body)
+    cli("sellers", "import", f, ok=True)
+    listed = as_json(cli("sellers", "list", "-f", "json"))
+    by_email = {s["email"]: s for s in listed}
+    assert [by_email[f"s{i}@acme.se"]["name"] for i in range(len(NAMES))] == [
+        stored for _, stored, _ in NAMES
+    ]
+
+    export = cli("sellers", "list", "-f", "csv", ok=True).stdout
+    cells = {r[0]: r for r in rows(export)[1:]}
+    assert rows(export)[0][:3] == ["email", "name", "partner"]
+    assert [cells[f"s{i}@acme.se"][1] for i in range(len(NAMES))] == [out for _, _, out in NAMES]
+    assert cells["'-x@p9.se"][:3] == ["'-x@p9.se", "'@me", "'-P9"]
+
+    path = tmp_path / "export.csv"
+    path.write_text(export, encoding="utf-8")
+    other = str(tmp_path / "other.db")
+    cli("--db", other, "partners", "import", str(tmp_path / "p.csv"), ok=True)
+    r = cli("--db", other, "sellers", "import", str(path), ok=True)
+    assert "note: ignored columns: mode, active, balance" in r.stderr
+    assert as_json(cli("--db", other, "sellers", "list", "-f", "json")) == listed
+    again = as_json(cli("sellers", "import", str(path), "-f", "json"))
+    assert (again["new"], again["updated"], again["unchanged"]) == (0, 0, len(NAMES) + 1)
+    # Both names at once is a duplicate column.
+    both = write_csv(
+        tmp_path / "both.csv",
+        ["email", "name", "partner", "partner_code"],
+        [["a@acme.se", "A", "ACME", "ACME"]],
+    )
+    r = cli("sellers", "import", both)
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[0] == f"error: {both}:1:4: partner_code: duplicate column (also column 3)"
+
+
 def test_catalog_list_round_trips_through_catalog_import(db, cli, tmp_path):
     body = [
         [f"S{i}", file, str(100 + i), "" if i % 2 else str(i), "yes"] for i, (file, _, _) in enumerate(NAMES)

@@ -320,6 +320,15 @@ def test_utf16_without_encoding_is_refused_at_line_1(prog, cli, cmd):
 
 
 @ALL
+def test_utf16_without_a_bom_is_refused_at_the_first_nul(prog, cli, cmd):
+    """UTF-16 without a BOM is valid UTF-8 full of NUL bytes."""
+    before = before_dump(prog)
+    r = run(cli, cmd, cmd.csv(cmd.row()).encode("utf-16-le"))
+    line = rejected(r, prog, before, "in.csv:1:1", "NUL byte in the header")
+    assert "pass --encoding utf-16" in r.stderr, line
+
+
+@ALL
 def test_windows_1252_is_read_as_such(prog, cli, cmd):
     """Not UTF-8, and nothing UTF-8 before the first odd byte: Windows-1252
     (Excel's Swedish CSV), said in a note.  A text column gets an å."""
