@@ -342,12 +342,14 @@ def test_windows_1252_is_read_as_such(prog, cli, cmd):
 
 
 @ALL
-def test_mixed_encodings_name_line_and_column(prog, cli, cmd):
-    """UTF-8 ö on line 2, then a Windows-1252 å (0xE5) on line 3, 7th character."""
+@pytest.mark.parametrize("skip", [False, True], ids=["strict", "skip-invalid"])
+def test_mixed_encodings_name_line_and_column(prog, cli, cmd, skip):
+    """UTF-8 ö on line 2, then a Windows-1252 å (0xE5) on line 4, 7th character."""
     before = before_dump(prog)
     good = cmd.csv(cmd.row()).encode()
     data = good.replace(b"\n", "\nöö\n".encode(), 1) + b"abcdef\xe5\n"
-    r = run(cli, cmd, data)
+    r = run(cli, cmd, data, *(("--skip-invalid", "--rejects", "rej.csv") if skip else ()))
+    assert not Path("rej.csv").exists()
     rejected(r, prog, before, "in.csv:4:7", "byte 0xE5 is not UTF-8")
 
 
@@ -625,3 +627,71 @@ def test_a_bom_crlf_file_without_final_newline_through_a_real_pipe(prog, sub):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["new"] == 1
     assert len(dump(prog)["catalog_item"]) == len(before["catalog_item"]) + 1
+
+
+# -- the reading layer on its own: exact messages -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "result"),
+    [
+        ("0", 0),
+        ("250", 250),
+        ("1 000", 1000),
+        ("1\u00a0000\u00a0000", 1_000_000),
+        ("-5", -5),
+        ("1000000000", 1_000_000_000),
+        ("", "empty"),
+        (" 5", "' 5' has spaces around it"),
+        ("+5", "'+5': write the number without a sign"),
+        ("-0", "'-0': write the number without a sign"),
+        ("1e3", "'1e3' is not a whole number (write e.g. 250 or 1 000)"),
+        ("12.50", "'12.50' is not a whole number (write e.g. 250 or 1 000)"),
+        ("NaN", "'NaN' is not a whole number (write e.g. 250 or 1 000)"),
+        ("Infinity", "'Infinity' is not a whole number (write e.g. 250 or 1 000)"),
+        ("1_000", "'1_000' is not a whole number (write e.g. 250 or 1 000)"),
+        ("10 00", "'10 00' is not a whole number (write e.g. 250 or 1 000)"),
+        ("１", "'１' is not a whole number (write e.g. 250 or 1 000)"),
+        ("1000000001", "'1000000001' is above the limit of 1 000 000 000"),
+        (str(2**63), f"'{2**63}' is above the limit of 1 000 000 000"),
+    ],
+)
+def test_parse_whole(text, result):
+    from loyaltyctl.importers.fields import FieldError, parse_whole
+
+    if isinstance(result, int):
+        assert parse_whole(text) == result
+    else:
+        with pytest.raises(FieldError) as exc:
+            parse_whole(text)
+        assert str(exc.value) == result
+
+
+def read_all(data: bytes, encoding: str | None = None):
+    import io
+
+    from loyaltyctl.importers.csv_source import CsvInput
+
+    src = CsvInput(stream=io.BytesIO(data), name="f.csv", encoding=encoding)
+    return [r.fields for r in src.records(["a"], ["b", "c"])]
+
+
+@pytest.mark.parametrize(
+    ("data", "where", "reason"),
+    [
+        # semicolon file: the third field's closing quote is followed by x
+        (b'a;b;c\n1;2;3\n1;2;"3""4"x\n', "f.csv:3:3: c: ", "'x' after a closing quote"),
+        # a doubled quote inside is fine; the quote opened in column 2 is not closed
+        (b'a,b,c\n1,"2"",3\n', "f.csv:2:2: b: ", "a quote opened here is not closed on this line"),
+        # UTF-8 on line 2, then 70 000 ASCII characters (past a 64 KiB read) and a cp1252 byte
+        ("a\nö\n".encode() + b"x" * 70_000 + b"\xe5\n", "f.csv:3:70001: ", "byte 0xE5 is not UTF-8"),
+        # a forced encoding: the bad byte after a 70 000-character line
+        (b"a\n" + b"x" * 70_000 + b"\n" + b"yz\x81\n", "f.csv:3:3: ", "byte 0x81 cannot be read as cp1252"),
+    ],
+)
+def test_structural_errors_point_at_the_column(data, where, reason):
+    from loyaltyctl.importers.csv_source import StructuralError
+
+    with pytest.raises(StructuralError) as exc:
+        read_all(data, encoding="cp1252" if b"\x81" in data else None)
+    assert str(exc.value.error).startswith(where) and reason in str(exc.value.error), str(exc.value.error)
