@@ -298,7 +298,10 @@ class CsvInput:
         try:
             header = next(reader)
         except csv.Error as exc:
-            raise StructuralError(RowError(self.name, 1 + offset, 0, "", f"bad header: {exc}")) from None
+            col, reason = _fault(first_line, self.delimiter)
+            raise StructuralError(
+                RowError(self.name, 1 + offset, col, "", f"bad header: {reason or exc}")
+            ) from None
         for col, name in enumerate(header, 1):
             if "\x00" in name:
                 raise StructuralError(

@@ -681,6 +681,8 @@ def read_all(data: bytes, encoding: str | None = None):
     [
         # semicolon file: the third field's closing quote is followed by x
         (b'a;b;c\n1;2;3\n1;2;"3""4"x\n', "f.csv:3:3: c: ", "'x' after a closing quote"),
+        # the header, too
+        (b'a,"b\n1,2\n', "f.csv:1:2: ", "bad header: a quote opened here is not closed on this line"),
         # a doubled quote inside is fine; the quote opened in column 2 is not closed
         (b'a,b,c\n1,"2"",3\n', "f.csv:2:2: b: ", "a quote opened here is not closed on this line"),
         # UTF-8 on line 2, then 70 000 ASCII characters (past a 64 KiB read) and a cp1252 byte
