@@ -111,9 +111,11 @@ def open_input(path: str) -> Iterator[tuple[BinaryIO, str, int | None]]:
 class RejectsWriter:
     """Rejected rows with their reasons, as CSV that can be fixed and imported
     again: the original header and delimiter, plus an ``error`` column (which the
-    import ignores).  Written to a private temp file (0600) and renamed into
-    place, so a crash never leaves half a file; a run that rejects nothing
-    leaves a header-only file, so no stale rejects from an earlier run remain."""
+    import ignores).  A field that would run as a spreadsheet formula gets a
+    leading ``'``, which a text column takes off again on import.  Written to a
+    private temp file (0600) and renamed into place, so a crash never leaves half
+    a file; a run that rejects nothing leaves a header-only file, so no stale
+    rejects from an earlier run remain."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -138,7 +140,10 @@ class RejectsWriter:
     def __call__(self, src: CsvInput, record: Record, errors: list[RowError]) -> None:
         if self._writer is None:
             self._open(src)
-        fields = record.fields + [""] * (self._width - len(record.fields))
+        from ..importers.fields import neutralise_raw
+
+        # Safe to open in a spreadsheet; a text column reads back the same.
+        fields = [neutralise_raw(f) for f in record.fields] + [""] * (self._width - len(record.fields))
         reason = "; ".join(
             f"line {e.line}, column {e.column}: " + (f"{e.field}: " if e.field else "") + e.reason
             for e in errors

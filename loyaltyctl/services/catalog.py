@@ -24,10 +24,7 @@ OPTIONAL = ("stock", "active")
 
 
 def _points(text: str) -> int:
-    try:
-        value = int(text.strip().replace(" ", "").replace("_", ""))
-    except ValueError:
-        raise F.FieldError(f"{text!r} is not a whole number of points") from None
+    value = F.parse_whole(text)
     if value <= 0:
         raise F.FieldError("must be positive")
     return value
@@ -36,10 +33,7 @@ def _points(text: str) -> int:
 def _stock(text: str) -> int | None:
     if not text.strip():
         return None  # unlimited
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise F.FieldError(f"{text!r} is not a whole number (blank: unlimited)") from None
+    value = F.parse_whole(text)
     if value < 0:
         raise F.FieldError("may not be negative")
     return value

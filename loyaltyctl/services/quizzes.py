@@ -33,13 +33,7 @@ MIN_QUESTIONS, MAX_QUESTIONS = 5, 10
 
 
 def _count(text: str) -> int:
-    value = text.strip()
-    if not value:
-        raise F.FieldError("empty")
-    try:
-        return int(value)
-    except ValueError:
-        raise F.FieldError(f"{text!r} is not a whole number") from None
+    return F.parse_whole(text)
 
 
 def _quiz_dict(q: Quiz, awarded: int = 0, points: int = 0) -> dict:

@@ -30,10 +30,7 @@ OPTIONAL = ("requested_at",)
 
 
 def _quantity(text: str) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise F.FieldError(f"{text!r} is not a whole number") from None
+    value = F.parse_whole(text)
     if value <= 0:
         raise F.FieldError("must be at least 1")
     if value > 1_000_000:
@@ -46,7 +43,7 @@ def _request_id(text: str) -> str:
 
 
 def _account_ref(text: str) -> str:
-    value = text.strip()
+    value = F.unneutralise(text.strip())
     if not value:
         raise F.FieldError("empty")
     return value
