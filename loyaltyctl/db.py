@@ -253,6 +253,10 @@ class Database:
         return before, SCHEMA_HEAD
 
     # -- transactions -----------------------------------------------------------
+    def translate_errors(self):
+        """A context manager: driver errors inside become one-line LoyaltyErrors."""
+        return self._translate()
+
     @contextmanager
     def _translate(self) -> Iterator[None]:
         from sqlalchemy.exc import DBAPIError, OperationalError
