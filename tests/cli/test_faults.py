@@ -3,9 +3,14 @@ export, and the file modes of everything the tool creates."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 
-from factories import HEADER, small_program
+import pytest
+from conftest import ROOT
+from factories import HEADER, import_contracts, small_program
 from test_errors import one_error
 
 ROWS = 3_000
@@ -72,3 +77,115 @@ def test_describe_db_error_maps_sqlite_full():
     err = describe_db_error(sqlite3.OperationalError("database or disk is full"), "sqlite:////srv/l.db")
     assert isinstance(err, FileProblem) and err.exit_code == 7
     assert err.message == "database /srv/l.db: disk full (database or disk is full); nothing was written"
+
+
+# -- a full disk under an export ------------------------------------------------
+# RLIMIT_FSIZE makes write() fail with EFBIG past LIMIT bytes, exactly like a
+# full disk would fail it with ENOSPC (Python ignores SIGXFSZ, so the process is
+# not killed).  The database (opened read-only by an export) is not affected;
+# 64 KiB leaves room for SQLite's 32 KiB -shm file.
+LIMIT = 64 * 1024
+
+
+def _limited() -> None:
+    import resource
+    import signal
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, LIMIT))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def run_limited(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "loyaltyctl", *args],
+        capture_output=True,
+        cwd=cwd or ROOT,
+        preexec_fn=_limited,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def big_account(db, db_path):
+    """bo@bolt.se with 1 500 postings: a statement of well over 64 KiB."""
+    small_program(db)
+    import_contracts(
+        db, "".join(f"C{i},BOLT,bo@bolt.se,2026-11-10,100000,leasing,started\n" for i in range(1_500))
+    )
+    db.dispose()
+    return db_path
+
+
+def leftovers(directory) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_disk_full_during_a_statement_export(big_account, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "bo.csv"
+    r = run_limited(
+        "statements",
+        "export",
+        "--month",
+        "2026-11",
+        "--account",
+        "bo@bolt.se",
+        "-f",
+        "csv",
+        "--out",
+        str(target),
+    )
+    assert r.returncode == 7, r.stderr.decode()
+    assert one_error(r.stderr.decode()) == (
+        f"error: {target}: cannot write, disk full or file too large (File too large); nothing was written"
+    )
+    assert leftovers(out) == []  # no truncated file, no temp file
+    # An existing file is left as it was, even with --force.
+    target.write_text("last month's statement")
+    r = run_limited(
+        "statements",
+        "export",
+        "--month",
+        "2026-11",
+        "--account",
+        "bo@bolt.se",
+        "-f",
+        "csv",
+        "--out",
+        str(target),
+        "--force",
+    )
+    assert r.returncode == 7
+    assert leftovers(out) == ["bo.csv"] and target.read_text() == "last month's statement"
+
+
+def test_disk_full_during_a_directory_export(big_account, tmp_path):
+    out = tmp_path / "st"
+    r = run_limited("statements", "export", "--month", "2026-11", "-f", "json", "--out", str(out))
+    assert r.returncode == 7, r.stderr.decode()
+    line = one_error(r.stderr.decode())
+    assert line.startswith(f"error: {out}/statement-2026-11-bo@bolt.se.json: cannot write, disk full")
+    # Only whole files: the small statements written before it, no temp file, no index.
+    names = leftovers(out)
+    assert not [n for n in names if n.startswith(".") or n.endswith(".tmp")], names
+    assert "index.json" not in names and "statement-2026-11-bo@bolt.se.json" not in names
+    for name in names:
+        json.loads((out / name).read_text())
+
+
+def test_disk_full_while_writing_rejects(db, tmp_path):
+    small_program(db)
+    db.dispose()
+    bad = tmp_path / "bad.csv"
+    # 1 000 rows with an unknown seller and a long product name: > 64 KiB of rejects
+    bad.write_text(
+        HEADER
+        + "".join(f"X{i},BOLT,nobody@bolt.se,2026-01-10,100000,{'p' * 80},started\n" for i in range(1_000))
+    )
+    out = tmp_path / "rej"
+    out.mkdir()
+    r = run_limited("contracts", "import", str(bad), "--skip-invalid", "--rejects", str(out / "r.csv"))
+    assert r.returncode == 7, r.stderr.decode()
+    assert "cannot write, disk full or file too large" in one_error(r.stderr.decode())
+    assert leftovers(out) == []
