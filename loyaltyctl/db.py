@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -180,6 +181,9 @@ class Database:
             cur.execute("PRAGMA synchronous = FULL")
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA trusted_schema = OFF")
+            # Check each b-tree page as it is read: flipped bytes become "malformed"
+            # (exit 6) rather than rows that silently go missing.
+            cur.execute("PRAGMA cell_size_check = ON")
             if page_cap is not None:
                 cur.execute(f"PRAGMA max_page_count = {page_cap}")
             cur.close()
@@ -289,7 +293,7 @@ class Database:
             yield
         except LoyaltyError:
             raise
-        except (OperationalError, DBAPIError) as exc:
+        except (OperationalError, DBAPIError, sqlite3.Error) as exc:  # sqlite3: raw connections
             raise describe_db_error(exc, self.url) from None
 
     @contextmanager

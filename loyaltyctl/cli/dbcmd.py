@@ -61,8 +61,16 @@ def check(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
         else:
             render([{**x, "problems": "; ".join(x["problems"])} for x in rows], fmt)
     if failed:
+        names = ", ".join(r.name for r in failed)
+        if any(r.name == "integrity" for r in failed):
+            from ..db import display_url
+
+            raise DatabaseProblem(
+                f"database {display_url(db.url)} is corrupt: db check failed: {names}",
+                hint="restore the latest backup (`loyaltyctl db backup` makes one); nothing was changed",
+            )
         raise DatabaseProblem(
-            f"db check failed: {', '.join(r.name for r in failed)}",
+            f"db check failed: {names}",
             hint="restore from a backup, or ask the developers; nothing was changed",
         )
 
