@@ -4,9 +4,12 @@ export, and the file modes of everything the tool creates."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import ROOT
@@ -189,3 +192,79 @@ def test_disk_full_while_writing_rejects(db, tmp_path):
     assert r.returncode == 7, r.stderr.decode()
     assert "cannot write, disk full or file too large" in one_error(r.stderr.decode())
     assert leftovers(out) == []
+
+
+# -- file modes -----------------------------------------------------------------
+
+
+def _umask_000() -> None:
+    os.umask(0)
+
+
+def test_everything_is_created_0600_whatever_the_umask(tmp_path):
+    """With umask 000 a careless program creates world-writable files.  The
+    database (and its directory), its -wal and -shm files, statements, a
+    rejects file and a backup are all readable by the owner only."""
+    home = tmp_path / "new"
+    env = {**os.environ, "LOYALTYCTL_DB": str(home / "loyalty.db")}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "loyaltyctl", *args],
+            capture_output=True,
+            cwd=ROOT,
+            env=env,
+            preexec_fn=_umask_000,
+            timeout=60,
+        )
+
+    assert run("partners", "enroll", "BOLT", "--name", "Bolt", "--consent").returncode == 0
+    assert run("sellers", "add", "bo@bolt.se", "--partner", "BOLT", "--name", "Bo").returncode == 0
+    big = tmp_path / "contracts.csv"
+    contracts_csv(big, 6_000)
+    # Kill an import once it is writing: its -wal and -shm files stay behind.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loyaltyctl", "contracts", "import", str(big)],
+        cwd=ROOT,
+        env=env,
+        preexec_fn=_umask_000,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wal = home / "loyalty.db-wal"
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if wal.exists() and wal.stat().st_size > 0:
+            break
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in [home, *home.iterdir()]}
+    assert modes == {
+        "new": "0o700",
+        "loyalty.db": "0o600",
+        "loyalty.db-wal": "0o600",
+        "loyalty.db-shm": "0o600",
+    }
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "X1,BOLT,nobody@bolt.se,2026-01-10,100000,leasing,started\n")
+    r = run("contracts", "import", str(bad), "--skip-invalid", "--rejects", str(tmp_path / "rejects.csv"))
+    assert r.returncode == 1, r.stderr.decode()
+    r = run("statements", "export", "--month", "2026-11", "-f", "csv", "--out", str(tmp_path / "st"))
+    assert r.returncode == 0, r.stderr.decode()
+    assert run("db", "backup", str(tmp_path / "backup.db")).returncode == 0
+
+    modes = {
+        p.relative_to(tmp_path).as_posix(): oct(stat.S_IMODE(p.stat().st_mode))
+        for p in [home / "loyalty.db", tmp_path / "st", *(tmp_path / "st").iterdir()]
+        + [tmp_path / "rejects.csv", tmp_path / "backup.db"]
+    }
+    assert modes == {
+        "new/loyalty.db": "0o600",
+        "st": "0o700",
+        "st/statement-2026-11-bo@bolt.se.csv": "0o600",
+        "st/index.csv": "0o600",
+        "rejects.csv": "0o600",
+        "backup.db": "0o600",
+    }
