@@ -90,6 +90,12 @@ def describe_db_error(exc: BaseException, url: str) -> LoyaltyError:
             f"database {where}: disk full ({text}); nothing was written",
             hint="free some space (or raise LOYALTYCTL_MAX_PAGES if set), then run the command again",
         )
+    if "disk i/o error" in low:
+        return FileProblem(
+            f"database {where}: disk I/O error (a full disk, a file size limit or a failing disk); "
+            "nothing was written",
+            hint="free some space or check the disk, then run the command again",
+        )
     if "not a database" in low:
         return DatabaseProblem(
             f"{where} is not a SQLite database, or its first page is damaged (file is not a database)",

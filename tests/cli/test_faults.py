@@ -268,3 +268,24 @@ def test_everything_is_created_0600_whatever_the_umask(tmp_path):
         "rejects.csv": "0o600",
         "backup.db": "0o600",
     }
+
+
+def test_a_file_size_limit_under_the_database_during_an_import(db, db_path, tmp_path):
+    """The write-ahead log cannot grow past the limit: SQLite reports a disk I/O
+    error; exit 7, one line, nothing written, and the import works afterwards."""
+    small_program(db)
+    db.dispose()
+    big = tmp_path / "contracts.csv"
+    contracts_csv(big, 500)  # a WAL of well over 64 KiB
+    r = run_limited("contracts", "import", str(big))
+    assert r.returncode == 7, r.stderr.decode()
+    assert one_error(r.stderr.decode()) == (
+        f"error: database {db_path}: disk I/O error (a full disk, a file size limit or a failing disk); "
+        "nothing was written"
+    )
+    assert table_counts(db_path) == (0, 0, 0, 3)
+    r = subprocess.run(
+        [sys.executable, "-m", "loyaltyctl", "contracts", "import", str(big)], cwd=ROOT, capture_output=True
+    )
+    assert r.returncode == 0
+    assert table_counts(db_path) == (500, 500, 1, 3)
