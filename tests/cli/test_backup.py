@@ -112,3 +112,36 @@ def test_backup_of_a_missing_database_or_postgresql_is_refused(tmp_path, cli):
     assert r.exit_code == 4
     lines = r.stderr.splitlines()
     assert len(lines) == 1 and "use pg_dump" in lines[0] and "secret" not in lines[0]
+
+
+def test_an_old_schema_can_be_backed_up_before_the_upgrade(db_path, tmp_path, cli):
+    """Commands refuse a database at an older schema until `db upgrade`; the
+    README says to back it up first, so db backup must work on it."""
+    from alembic import command
+    from alembic.config import Config
+
+    from loyaltyctl.db import Database, resolve_url
+
+    old = Database(resolve_url(str(db_path)))
+    cfg = Config()
+    cfg.set_main_option("script_location", "loyaltyctl:migrations")
+    with old.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    old.dispose()
+    assert cli("points", "balance").exit_code == 6  # "is at schema 0001, ... needs 0003"
+    target = tmp_path / "before-upgrade.db"
+    cli("db", "backup", str(target), ok=True)
+    with sqlite3.connect(target) as con:
+        assert con.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+
+
+def test_a_partial_file_left_by_a_killed_backup_is_replaced(db, tmp_path, cli):
+    small_program(db)
+    db.dispose()
+    target = tmp_path / "b.db"
+    (tmp_path / "b.db.partial").write_bytes(b"half a backup")
+    cli("db", "backup", str(target), ok=True)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("b.db")) == ["b.db"]
+    with sqlite3.connect(target) as con:
+        assert con.execute("SELECT count(*) FROM partner").fetchone()[0] == 2
