@@ -265,6 +265,8 @@ def backup(*, db: Database, target: Path, force: bool = False) -> dict:
     go on meanwhile) into ``TARGET.partial`` (created 0600), which is fsynced
     and renamed to ``TARGET``.  Works on any schema version (back up before
     ``db upgrade``); refuses PostgreSQL (use ``pg_dump``)."""
+    import sqlite3
+
     from ..errors import FileProblem, NotFound, Refused
     from ..safe_files import partial_path
 
@@ -285,6 +287,13 @@ def backup(*, db: Database, target: Path, force: bool = False) -> dict:
         raw = db.engine.raw_connection()  # autocommit (see db.py): VACUUM runs outside a transaction
         try:
             raw.driver_connection.execute("VACUUM INTO ?", (str(partial),))
+        except sqlite3.OperationalError as exc:
+            low = str(exc).lower()
+            if "full" in low or "disk i/o" in low:  # writing the copy failed, not reading the database
+                raise FileProblem(
+                    f"{target}: cannot write, disk full or file too large ({exc}); nothing was written"
+                ) from None
+            raise
         finally:
             raw.close()
     return {

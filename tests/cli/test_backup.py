@@ -145,3 +145,32 @@ def test_a_partial_file_left_by_a_killed_backup_is_replaced(db, tmp_path, cli):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("b.db")) == ["b.db"]
     with sqlite3.connect(target) as con:
         assert con.execute("SELECT count(*) FROM partner").fetchone()[0] == 2
+
+
+def _limited() -> None:
+    import resource
+    import signal
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def test_disk_full_while_writing_the_backup(db, tmp_path):
+    """A file size limit of 64 KiB: the copy (about 200 KiB) cannot be written.
+    Exit 7, one line naming the backup (not the database), no file left."""
+    small_program(db)
+    db.dispose()
+    target = tmp_path / "out" / "b.db"
+    target.parent.mkdir()
+    r = subprocess.run(
+        [sys.executable, "-m", "loyaltyctl", "db", "backup", str(target)],
+        cwd=ROOT,
+        capture_output=True,
+        preexec_fn=_limited,
+    )
+    assert r.returncode == 7, r.stderr.decode()
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"error: {target}: cannot write, disk full or file too large"
+    )
+    assert list(target.parent.iterdir()) == []
