@@ -4,7 +4,8 @@
   ``$XDG_DATA_HOME/loyaltyctl/loyalty.db`` (``~/.local/share/...``): an absolute
   per-user path, so cron (whose working directory is not yours) finds it.
 * SQLite runs in WAL mode with ``synchronous=FULL``, foreign keys on,
-  ``trusted_schema=OFF`` and a busy timeout (30 s, ``$LOYALTYCTL_BUSY_TIMEOUT``).
+  ``trusted_schema=OFF``, ``cell_size_check`` on (damaged pages are an error,
+  not missing rows) and a busy timeout (30 s, ``$LOYALTYCTL_BUSY_TIMEOUT``).
   ``$LOYALTYCTL_MAX_PAGES`` caps its size (``max_page_count``): a test and
   operations knob that makes "disk full" happen on purpose.
 * Every write transaction starts with ``BEGIN IMMEDIATE``: a second writer waits
