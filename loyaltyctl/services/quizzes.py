@@ -35,16 +35,7 @@ MAX_POINTS_PER_CORRECT = 100_000  # a full quiz gives at most 1 000 000 points
 
 
 def _count(text: str) -> int:
-    """A whole number in ASCII digits (``int`` alone would take "+5", "1_0", "５")."""
-    value = text.strip()
-    if not value:
-        raise F.FieldError("empty")
-    digits = value[1:] if value.startswith("-") else value
-    if not (digits.isascii() and digits.isdigit()):
-        raise F.FieldError(f"{text!r} is not a whole number")
-    if len(digits) > 18:
-        raise F.FieldError(f"{text!r} is far more than any quiz has questions")
-    return int(value)
+    return F.parse_whole(text)
 
 
 def _quiz_dict(q: Quiz, awarded: int = 0, points: int = 0) -> dict:

@@ -244,11 +244,11 @@ def test_quiz_file_correct_and_taken_on_are_strict(prog, cli):
     r = cli("quiz", "award", "Q1", "-", input=data)
     assert r.exit_code == 1
     assert r.stderr.splitlines()[:5] == [
-        "<stdin>:2:2: correct: '+3' is not a whole number",
-        "<stdin>:3:2: correct: '３' is not a whole number",
-        "<stdin>:4:2: correct: '1_0' is not a whole number",
+        "<stdin>:2:2: correct: '+3': write the number without a sign",
+        "<stdin>:3:2: correct: '３' is not a whole number (write e.g. 250 or 1 000)",
+        "<stdin>:4:2: correct: '1_0' is not a whole number (write e.g. 250 or 1 000)",
         "<stdin>:5:3: taken_on: '2026-W44-7' is not a date (write YYYY-MM-DD)",
-        "<stdin>:6:2: correct: '99999999999999999999999999999' is far more than any quiz has questions",
+        "<stdin>:6:2: correct: '99999999999999999999999999999' is above the limit of 1 000 000 000",
     ]
 
 
