@@ -77,8 +77,12 @@ EncodingOpt = Annotated[
 def parse_date_opt(value: str | None, name: str) -> date | None:
     if value is None:
         return None
+    # Strictly YYYY-MM-DD in ASCII digits: date.fromisoformat alone would also
+    # take ISO week dates (2026-W01-1) and, on newer Pythons, other digits.
+    if len(value) != 10 or not value.isascii() or value[4] != "-" or value[7] != "-":
+        raise UsageProblem(f"{name} {value!r} is not a date (YYYY-MM-DD)")
     try:
-        if len(value) != 10:
+        if not (value[:4] + value[5:7] + value[8:]).isdigit():
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:

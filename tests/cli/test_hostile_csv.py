@@ -135,7 +135,8 @@ COMMANDS = [
     Command(
         "quiz",
         ["quiz", "award", "Q1"],
-        {"seller_email": "anna@acme.se", "correct": "7", "taken_on": "2026-11-20"},
+        # taken_on today: the sellers enrol today, and no quiz counts from before enrolment.
+        {"seller_email": "anna@acme.se", "correct": "7", "taken_on": TODAY},
         table="quiz_award",
         key="seller_email",
         other="correct",
