@@ -81,3 +81,28 @@ def run_cli(
 @pytest.fixture
 def sub():
     return run_cli
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test (dropped afterwards), made on
+    the server named by ``LOYALTYCTL_TEST_POSTGRES_URL``; skipped without it."""
+    import uuid
+
+    base = os.environ.get("LOYALTYCTL_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip(
+            "no PostgreSQL: set LOYALTYCTL_TEST_POSTGRES_URL=postgresql+psycopg://user@host:5432/postgres"
+        )
+    psycopg = pytest.importorskip("psycopg", reason="PostgreSQL tests need psycopg (the [postgres] extra)")
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base)
+    name = f"loyaltyctl_test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
