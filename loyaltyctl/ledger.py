@@ -12,6 +12,7 @@ another payload is refused.  Corrections are always new postings.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -63,6 +64,9 @@ class Ledger:
         self._deltas: dict[int, int] = defaultdict(int)
         self.posted_points = 0
         self.posted_count = 0
+        # How new posting rows are written: an executemany INSERT unless a bulk
+        # writer is set (the contract import's COPY on PostgreSQL).
+        self.insert_rows: Callable[[list[dict]], None] | None = None
 
     def _row(self, e: Entry) -> dict:
         if e.kind not in KINDS:
@@ -107,7 +111,11 @@ class Ledger:
         index still refuses a duplicate, failing the whole transaction)."""
         if not entries:
             return
-        self.session.exec(insert(POSTING), params=[self._row(e) for e in entries])
+        rows = [self._row(e) for e in entries]
+        if self.insert_rows is not None:
+            self.insert_rows(rows)
+        else:
+            self.session.exec(insert(POSTING), params=rows)
         for e in entries:
             self._deltas[e.account_id] += e.points
             self.posted_points += e.points

@@ -375,7 +375,12 @@ class _Import:
             posts_points=True,
         )
         self.counts = self.summary.counts
-        self.seen = _SeenIds(session)
+        # PostgreSQL (psycopg): the same plan, written with COPY into staging tables.
+        self.pg = _pg_stage(session)
+        if self.pg is not None:
+            self.ledger.insert_rows = self.pg.insert_postings
+        else:
+            self.seen = _SeenIds(session)
         # batch that last changed a contract -> contracts this import changes again
         self.touched: dict[int, list[str]] = {}
         self.chunk: dict[str, Row] = {}
@@ -427,13 +432,16 @@ class _Import:
         self.chunk.clear()
         if not rows:
             return
-        ids = [r.contract_id for r in rows]
-        again = self.seen.before(ids)
-        self.seen.add([i for i in ids if i not in again])
-        existing = {
-            r.contract_id: r
-            for r in self.session.exec(_SELECT_EXISTING.where(CONTRACT.c.contract_id.in_(ids)))
-        }
+        if self.pg is not None:
+            again, existing = self.pg.stage(rows, _SELECT_EXISTING)
+        else:
+            ids = [r.contract_id for r in rows]
+            again = self.seen.before(ids)
+            self.seen.add([i for i in ids if i not in again])
+            existing = {
+                r.contract_id: r
+                for r in self.session.exec(_SELECT_EXISTING.where(CONTRACT.c.contract_id.in_(ids)))
+            }
         if self.summary.batch_id is None and any(
             r.contract_id not in existing or _sig(existing[r.contract_id]) != r.signature() for r in rows
         ):
@@ -502,7 +510,10 @@ class _Import:
                 entries.append(posting(row.contract_id, revision, leg, spot, points, why, contract_pk=old.id))
             self.counts[outcome(was, new)] += 1
             updates.append({"_pk": old.id, **self.contract_values(row, new, revision=revision)})
-        if inserts:
+        if inserts and self.pg is not None:
+            pks = self.pg.insert_contracts(inserts)
+            entries.extend(replace(e, contract_pk=pks[cid]) for cid, e in credits)
+        elif inserts:
             # A plain executemany, then one query for the new ids: far faster
             # than INSERT ... RETURNING, which SQLite runs row by row.
             self.session.exec(insert(CONTRACT), params=inserts)
@@ -515,7 +526,10 @@ class _Import:
                     ).all()
                 )
                 entries.extend(replace(e, contract_pk=pks[cid]) for cid, e in credits)
-        _update_contracts(self.session, updates)
+        if self.pg is not None:
+            self.pg.update_contracts(updates)
+        else:
+            _update_contracts(self.session, updates)
         self.ledger.post_many(entries)
 
     def contract_values(self, row: Row, at: Place, *, revision: int) -> dict:
@@ -571,6 +585,16 @@ class _SeenIds:
     def add(self, ids: list[str]) -> None:
         if ids:
             self.session.exec(self._insert, params=[{"id": i} for i in ids])
+
+
+def _pg_stage(session: Session):
+    from ..pgbulk import uses_psycopg
+
+    if not uses_psycopg(session):
+        return None
+    from .contracts_pg import PgStage
+
+    return PgStage(session)
 
 
 def _update_contracts(session: Session, changes: list[dict]) -> None:

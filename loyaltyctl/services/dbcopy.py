@@ -36,6 +36,7 @@ from sqlmodel import Session, SQLModel
 from .. import models  # noqa: F401  (registers every table in SQLModel.metadata)
 from ..db import SCHEMA_HEAD, Database, display_url
 from ..errors import DatabaseProblem, Refused, UsageProblem
+from ..pgbulk import copy_rows
 
 BATCH_ROWS = 5000
 
@@ -213,23 +214,6 @@ def _copy_table(src: Connection, dst: Connection, table: Table, *, postgres: boo
     stmt = insert(table)
     for part in stream.partitions(BATCH_ROWS):
         dst.execute(stmt, [dict(zip(columns, row, strict=True)) for row in part])
-
-
-def copy_rows(conn: Connection, table: str, columns: list[str], rows) -> int:
-    """``COPY table (columns) FROM STDIN`` through psycopg, inside the
-    connection's current transaction.  Returns the number of rows written."""
-    from psycopg import sql
-
-    cursor = conn.connection.driver_connection.cursor()
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    )
-    n = 0
-    with cursor, cursor.copy(stmt) as copy:
-        for row in rows:
-            copy.write_row(row)
-            n += 1
-    return n
 
 
 def _reset_sequences(dst: Connection, tables: list[Table]) -> None:
