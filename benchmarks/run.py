@@ -6,7 +6,10 @@ seeded file, several times, reporting the median wall time, rows per second,
 peak memory, and the ratio to the `sqlite3` shell's `.import` of the same file
 into a bare table, measured in the same run (the C reference).
 
-    python benchmarks/run.py [--rows 100000] [--repeat 3]
+    python benchmarks/run.py [--rows 100000] [--repeat 3] [--postgres URL]
+
+With ``--postgres URL`` (or ``$LOYALTYCTL_TEST_POSTGRES_URL``) the same cases run
+on PostgreSQL too, against ``psql``'s ``\\copy`` (see postgres.py).
 
 The full suite and its targets (1M rows, re-import, changes file, queries,
 start-up) are the speed issue's to add; the numbers this prints are what the
@@ -94,6 +97,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--postgres",
+        default=os.environ.get("LOYALTYCTL_TEST_POSTGRES_URL"),
+        metavar="URL",
+        help="also run the PostgreSQL cases on this server (default: $LOYALTYCTL_TEST_POSTGRES_URL)",
+    )
     args = ap.parse_args()
     if not shutil.which("sqlite3"):
         sys.exit("benchmarks need the sqlite3 shell: apt-get install sqlite3")
@@ -130,6 +139,12 @@ def main() -> None:
             )
         print(f"{'sqlite3 .import':22} median {ref:6.2f} s  (reference, same file, same run)")
         print(f"peak memory of the import: {max(peaks) / 1024:.0f} MB")
+        if args.postgres:
+            from postgres import bench_postgres, make_changes
+
+            files = {"partners": partners, "sellers": sellers, "contracts": contracts}
+            files["changes"] = make_changes(contracts, work / "changes.csv")
+            bench_postgres(args.postgres, files, rows=args.rows, repeat=args.repeat)
 
 
 if __name__ == "__main__":
