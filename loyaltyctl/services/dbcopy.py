@@ -36,7 +36,7 @@ from sqlmodel import Session, SQLModel
 from .. import models  # noqa: F401  (registers every table in SQLModel.metadata)
 from ..db import SCHEMA_HEAD, Database, display_url
 from ..errors import DatabaseProblem, Refused, UsageProblem
-from ..pgbulk import copy_rows
+from ..pgbulk import copy_rows, uses_psycopg
 
 BATCH_ROWS = 5000
 
@@ -113,9 +113,10 @@ def copy_database(*, source: Database, target: Database, dry_run: bool = False) 
         target.upgrade()  # creates or migrates the target; refuses one newer than this tool
         with target.translate_errors(), target.engine.execution_options(loyalty_write=True).begin() as dst:
             _refuse_non_empty(target, {t.name: _count(dst, t) for t in tables})
+            use_copy = uses_psycopg(dst)
             for table in tables:
-                _copy_table(src, dst, table, postgres=not target.is_sqlite)
-            if not target.is_sqlite:
+                _copy_table(src, dst, table, postgres=use_copy)
+            if dst.dialect.name == "postgresql":
                 _reset_sequences(dst, tables)
             _verify(
                 source,
