@@ -127,13 +127,16 @@ def test_sqlite_to_postgres_to_sqlite_keeps_every_balance_count_and_check(cli, d
     assert balances(cli, pg_url)["bo@bolt.se"] == (9300 - 1000, 300)
 
 
-def test_a_non_empty_target_is_refused_and_left_alone(cli, db_path, tmp_path, pg_url):
+def test_a_non_empty_target_is_refused_and_left_alone(cli, sub, db_path, tmp_path, pg_url):
     cli("partners", "enroll", "ACME", "--name", "Acme", "--mode", "pooled", "--consent", ok=True)
     cli("--db", pg_url, "partners", "enroll", "OTHER", "--name", "Other", ok=True)
     for args in ((), ("--dry-run",)):
-        r = cli("db", "copy", "--to", pg_url, *args)
-        assert r.exit_code == 4, r.stderr
-        assert "is not empty (partner 1)" in r.stderr and "nothing was copied" in r.stderr
+        r = sub("db", "copy", "--to", pg_url, *args)  # a real process, real pipes
+        assert r.returncode == 4, r.stderr
+        err = r.stderr.decode().splitlines()
+        assert err[0].startswith("error: target postgresql+psycopg://") and len(err) == 2
+        assert "is not empty (partner 1)" in err[0] and "nothing was copied" in err[0]
+        assert err[1].startswith("hint: name a new or empty database") and r.stdout == b""
     assert [p["code"] for p in json.loads(cli("--db", pg_url, "partners", "list", "-f", "json").stdout)] == [
         "OTHER"
     ]
