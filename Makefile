@@ -10,7 +10,7 @@ help:
 	@echo "make demo   build a program database from sample_data/ and show a short tour"
 	@echo "make test   run the test suite"
 	@echo "make lint   ruff check and format check"
-	@echo "make bench  run the benchmarks (slow; not part of make test)"
+	@echo "make bench  run the benchmarks (1M rows, slow; not part of make test); BENCH=--quick for 100k"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "loyaltyctl needs Python 3.11 or newer (set PYTHON=...)")'
@@ -36,7 +36,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix loyaltyctl tests sample_data benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .ruff_cache .hypothesis
