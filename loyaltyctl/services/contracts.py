@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from operator import itemgetter
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -81,7 +82,9 @@ class Row:
 
 
 def _sek(ore: int) -> str:
-    return f"{Decimal(ore) / 100:.2f}"
+    """Öre as SEK with two decimals: 123456 -> '1234.56' (integer arithmetic)."""
+    whole, cents = divmod(abs(ore), 100)
+    return f"{'-' if ore < 0 else ''}{whole}.{cents:02d}"
 
 
 class Lookups:
@@ -771,8 +774,9 @@ class _RawWriter:
     def insert_contracts(self, rows: list[dict]) -> None:
         day, days, stamps = self._day, {}, {}
         converted = []
+        get = itemgetter(*self._insert_cols)
         for r in rows:
-            v = [r[c] for c in self._insert_cols]
+            v = list(get(r))
             d = v[4]
             v[4] = days.get(d) or days.setdefault(d, day(d))
             d = v[11]
