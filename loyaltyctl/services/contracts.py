@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from operator import itemgetter
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlmodel import Session
