@@ -626,7 +626,9 @@ class _Import:
     def close(self, *, force: bool, skip_invalid: bool) -> BatchSummary:
         self.ledger.flush()
         if self.raw is not None and self.summary.batch_id is not None:
-            # Fresh statistics for the query planner (leaderboard, balances).
+            # Fresh statistics for the query planner where SQLite sees the need;
+            # analysis_limit keeps that a sample, not a full scan of the ledger.
+            self.raw.cur.execute("PRAGMA analysis_limit = 1000")
             self.raw.cur.execute("PRAGMA optimize")
         summary = self.summary
         summary.start(self.src)
