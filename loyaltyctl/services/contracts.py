@@ -30,6 +30,7 @@ from operator import itemgetter
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlmodel import Session
 
+from .. import ledger as _ledger
 from ..clock import now, today
 from ..errors import RowError
 from ..importers import fields as F
@@ -664,7 +665,7 @@ class _SeenIds:
         if not ids:
             return
         conn = self.session.connection()
-        if conn.dialect.name == "sqlite":
+        if conn.dialect.name == "sqlite" and _ledger.DRIVER_BULK:
             cur = conn.connection.dbapi_connection.cursor()
             cur.executemany(f"INSERT INTO {self.TABLE} (contract_id) VALUES (?)", [(i,) for i in ids])
             cur.close()
@@ -751,7 +752,7 @@ class _RawWriter:
     @classmethod
     def open(cls, session: Session) -> _RawWriter | None:
         conn = session.connection()
-        if conn.dialect.name != "sqlite":
+        if conn.dialect.name != "sqlite" or not _ledger.DRIVER_BULK:
             return None
         return cls(session, conn.connection.dbapi_connection)
 
