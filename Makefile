@@ -4,13 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help install demo test lint format bench clean
+.PHONY: help install demo test lint format bench stress clean
 
 help:
 	@echo "make demo   build a program database from sample_data/ and show a short tour"
 	@echo "make test   run the test suite"
 	@echo "make lint   ruff check and format check"
 	@echo "make bench  run the benchmarks (1M rows, slow; not part of make test); BENCH=--quick for 100k"
+	@echo "make stress kill -9 a 200 000-row import five times, prove nothing lost (slow; not in make test)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "loyaltyctl needs Python 3.11 or newer (set PYTHON=...)")'
@@ -37,6 +38,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH)
+
+stress: $(STAMP)
+	$(BIN)/python benchmarks/stress.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .ruff_cache .hypothesis

@@ -1,8 +1,10 @@
 """Today's date and the acting user, in one place so tests and replays can pin them.
 
 ``LOYALTYCTL_TODAY=YYYY-MM-DD`` fixes "today" (the booking date of new postings
-and the default of every date option).  It exists for tests, demos and for
-re-running a missed nightly job as of the night it was meant for.
+and the default of every date option) and the date of every timestamp the tool
+records (a redemption's requested_at and decided_at, a batch's start, ...).
+It exists for tests, demos and for re-running a missed nightly job as of the
+night it was meant for.
 """
 
 from __future__ import annotations
@@ -25,8 +27,15 @@ def today() -> date:
 
 
 def now() -> datetime:
-    """Timestamp for audit columns: UTC, whole seconds."""
-    return datetime.now(UTC).replace(microsecond=0)
+    """Timestamp for audit columns: UTC, whole seconds.
+
+    With ``LOYALTYCTL_TODAY`` set it is that day at the current UTC time of day,
+    so a replayed night, the demo and the tests record the day they act on
+    (and timestamps taken in one run still follow each other)."""
+    real = datetime.now(UTC).replace(microsecond=0)
+    if os.environ.get("LOYALTYCTL_TODAY"):
+        return datetime.combine(today(), real.timetz())
+    return real
 
 
 def default_actor() -> str:

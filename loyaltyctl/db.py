@@ -4,7 +4,10 @@
   ``$XDG_DATA_HOME/loyaltyctl/loyalty.db`` (``~/.local/share/...``): an absolute
   per-user path, so cron (whose working directory is not yours) finds it.
 * SQLite runs in WAL mode with ``synchronous=FULL``, foreign keys on,
-  ``trusted_schema=OFF`` and a busy timeout (30 s, ``$LOYALTYCTL_BUSY_TIMEOUT``).
+  ``trusted_schema=OFF``, ``cell_size_check`` on (damaged pages are an error,
+  not missing rows) and a busy timeout (30 s, ``$LOYALTYCTL_BUSY_TIMEOUT``).
+  ``$LOYALTYCTL_MAX_PAGES`` caps its size (``max_page_count``): a test and
+  operations knob that makes "disk full" happen on purpose.
 * Every write transaction starts with ``BEGIN IMMEDIATE``: a second writer waits
   for the first at the start instead of failing halfway with "database is locked".
 * A new database file is created readable by its owner only (0600); SQLite gives
@@ -14,6 +17,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +60,22 @@ def busy_timeout_s() -> float:
     return max(value, 0.0)
 
 
+def max_pages() -> int | None:
+    """``$LOYALTYCTL_MAX_PAGES``: a cap on the database size in pages (``PRAGMA
+    max_page_count``), for tests and operations: it makes "disk full" happen at a
+    known size.  Unset or empty: no cap."""
+    raw = os.environ.get("LOYALTYCTL_MAX_PAGES")
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+        if value < 1:
+            raise ValueError
+    except ValueError:
+        raise DatabaseProblem(f"LOYALTYCTL_MAX_PAGES={raw!r} is not a positive number of pages") from None
+    return value
+
+
 def describe_db_error(exc: BaseException, url: str) -> LoyaltyError:
     """Turn a driver error into one clear line (and the right exit code)."""
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
@@ -67,7 +87,16 @@ def describe_db_error(exc: BaseException, url: str) -> LoyaltyError:
             hint="try again later, or raise LOYALTYCTL_BUSY_TIMEOUT",
         )
     if "database or disk is full" in low or "no space left" in low:
-        return FileProblem(f"database {where}: disk full; nothing was written")
+        return FileProblem(
+            f"database {where}: disk full ({text}); nothing was written",
+            hint="free some space (or raise LOYALTYCTL_MAX_PAGES if set), then run the command again",
+        )
+    if "disk i/o error" in low:
+        return FileProblem(
+            f"database {where}: disk I/O error (a full disk, a file size limit or a failing disk); "
+            "nothing was written",
+            hint="free some space or check the disk, then run the command again",
+        )
     if "not a database" in low:
         return DatabaseProblem(
             f"{where} is not a SQLite database, or its first page is damaged (file is not a database)",
@@ -143,6 +172,7 @@ class Database:
         if path is not None:
             self._create_private_file(path)
         timeout = busy_timeout_s()
+        page_cap = max_pages()
         engine = create_engine(
             self.url,
             connect_args={"timeout": timeout, "check_same_thread": False},
@@ -158,6 +188,11 @@ class Database:
             cur.execute("PRAGMA synchronous = FULL")
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA trusted_schema = OFF")
+            # Check each b-tree page as it is read: flipped bytes become "malformed"
+            # (exit 6) rather than rows that silently go missing.
+            cur.execute("PRAGMA cell_size_check = ON")
+            if page_cap is not None:
+                cur.execute(f"PRAGMA max_page_count = {page_cap}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -253,6 +288,10 @@ class Database:
         return before, SCHEMA_HEAD
 
     # -- transactions -----------------------------------------------------------
+    def translate_errors(self):
+        """A context manager: driver errors inside become one-line LoyaltyErrors."""
+        return self._translate()
+
     @contextmanager
     def _translate(self) -> Iterator[None]:
         from sqlalchemy.exc import DBAPIError, OperationalError
@@ -261,7 +300,7 @@ class Database:
             yield
         except LoyaltyError:
             raise
-        except (OperationalError, DBAPIError) as exc:
+        except (OperationalError, DBAPIError, sqlite3.Error) as exc:  # sqlite3: raw connections
             raise describe_db_error(exc, self.url) from None
 
     @contextmanager

@@ -3,8 +3,9 @@
 * ``json``: stable keys, integers as numbers, money as strings with two
   decimals ("1240.00"), dates as ISO strings.  Lists print as a JSON list.
 * ``csv``: a header row, then one row per item.  A text cell that a
-  spreadsheet would run as a formula (starting with = + - @, tab, CR or LF) is
-  prefixed with a single quote (OWASP's advice); numbers are left alone.
+  spreadsheet would run as a formula (starting with = + - @, tab, CR or LF,
+  possibly after quotes) is prefixed with a single quote (OWASP's advice);
+  numbers are left alone.  Imports take that quote off text columns again.
 * ``table``: a rich table on a terminal; a plain text table when piped, with
   no colours and nothing that depends on the terminal width.
 
@@ -23,14 +24,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TextIO
 
+# The CSV cell rules live with the import, which undoes them.
+from .importers.fields import FORMULA_START, neutralise  # noqa: F401
+
 
 class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
-
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def is_terminal(stream: TextIO | None = None) -> bool:
@@ -39,10 +40,6 @@ def is_terminal(stream: TextIO | None = None) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def neutralise(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 def _json_default(value: Any) -> Any:

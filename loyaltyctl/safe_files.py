@@ -1,23 +1,46 @@
-"""Writing output files safely.
+"""Writing output files safely.  Every file loyaltyctl writes (statements and
+their index, rejects files, backups) goes through here.
 
-* Atomic: written to a private temp file (0600) in the same directory, fsynced,
-  then ``os.replace``d into place, so a reader never sees half a file.
-* No surprises: an existing file is kept unless ``force``; a name that would
-  land outside the output directory, or a symlink planted where the file goes,
-  is refused (even with ``force``).
+* Atomic: written to a private temp file (0600 whatever the umask) in the same
+  directory, fsynced, then renamed into place (and the directory fsynced), so a
+  reader never sees half a file.  On any failure (disk full, a killed process
+  aside) the temp file is removed and the target is left as it was.
+* No surprises: an existing file is kept unless ``force`` (without ``force`` the
+  file is published with ``link()``, which never replaces anything, so even a
+  file created meanwhile is kept); a symbolic link where the file goes, or a
+  name that would land outside the output directory, is refused (even with
+  ``force``).
+* One clear line for a write that fails: "disk full" for ENOSPC, EDQUOT and
+  EFBIG (a file size limit), the system's reason otherwise.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from .errors import FileProblem, UsageProblem
 
+_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
-def _write(target: Path, data: bytes, *, force: bool) -> Path:
+
+def write_error(target: Path | str, exc: OSError) -> FileProblem:
+    """An OSError while writing ``target`` as one line (exit 7)."""
+    if exc.errno in _FULL:
+        return FileProblem(
+            f"{target}: cannot write, disk full or file too large ({exc.strerror}); nothing was written"
+        )
+    return FileProblem(f"{target}: cannot write ({exc.strerror or exc}); nothing was written")
+
+
+def check_target(target: Path, *, force: bool) -> None:
+    """Refuse a symlink, a directory, or (without ``force``) an existing file."""
     if target.is_symlink():
         raise FileProblem(f"{target}: is a symbolic link; refusing to write through it")
     if target.exists():
@@ -25,27 +48,160 @@ def _write(target: Path, data: bytes, *, force: bool) -> Path:
             raise FileProblem(f"{target}: is a directory")
         if not force:
             raise FileProblem(f"{target}: exists", hint="pass --force to replace it")
-    directory = target.parent
+
+
+def _fsync_dir(directory: Path) -> None:
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except FileNotFoundError:
-        raise FileProblem(f"{directory}: no such directory") from None
-    except OSError as exc:
-        raise FileProblem(f"{directory}: cannot write ({exc.strerror})") from None
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:  # pragma: no cover - not every platform opens directories
+        return
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _publish(tmp: str, target: Path, *, force: bool) -> None:
+    """Move the finished temp file to ``target``: replace it only with ``force``."""
+    if force:
         os.replace(tmp, target)
-    except BaseException:
+    else:
         try:
+            os.link(tmp, target)  # fails if target exists: never overwrites
+        except FileExistsError:
+            raise FileProblem(f"{target}: exists", hint="pass --force to replace it") from None
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            # A file system without hard links: check, then rename.
+            check_target(target, force=False)
+            os.replace(tmp, target)
+        else:
             os.unlink(tmp)
+    _fsync_dir(target.parent)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+class AtomicFile:
+    """A file that appears whole at ``target`` on ``commit()``, or not at all.
+
+    ``open()`` creates the temp file; write to ``.file``; ``commit()`` fsyncs
+    and renames; ``discard()`` removes it.  Also a context manager: commit on a
+    normal exit, discard on an exception."""
+
+    def __init__(self, target: str | Path, *, force: bool = False, text: bool = False) -> None:
+        self.target = Path(target)
+        self.force = force
+        self.text = text
+        self.file: IO | None = None
+        self._tmp: str | None = None
+
+    def open(self) -> IO:
+        check_target(self.target, force=self.force)
+        directory = self.target.parent
+        try:
+            fd, self._tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=directory)
         except FileNotFoundError:
-            pass
+            raise FileProblem(f"{self.target}: cannot write (no such directory: {directory})") from None
+        except OSError as exc:
+            raise FileProblem(f"{self.target}: cannot write ({exc.strerror})") from None
+        os.fchmod(fd, 0o600)  # mkstemp says 0600 already; be explicit
+        if self.text:
+            self.file = os.fdopen(fd, "w", newline="", encoding="utf-8")
+        else:
+            self.file = os.fdopen(fd, "wb")
+        return self.file
+
+    def write(self, data: bytes | str) -> None:
+        assert self.file is not None
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            self.discard()
+            raise write_error(self.target, exc) from None
+
+    def commit(self) -> Path:
+        assert self.file is not None and self._tmp is not None
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            _publish(self._tmp, self.target, force=self.force)
+        except OSError as exc:
+            self.discard()
+            raise write_error(self.target, exc) from None
+        except BaseException:
+            self.discard()
+            raise
+        self.file = None
+        self._tmp = None
+        return self.target
+
+    def discard(self) -> None:
+        if self.file is not None:
+            try:
+                self.file.close()
+            except OSError:
+                pass  # the close flushed into a full disk: the file goes anyway
+            self.file = None
+        if self._tmp is not None:
+            _unlink(self._tmp)
+            self._tmp = None
+
+    def __enter__(self) -> AtomicFile:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+@contextmanager
+def partial_path(target: str | Path, *, force: bool = False) -> Iterator[Path]:
+    """For a writer that needs a file name (SQLite's ``VACUUM INTO``): yields
+    ``TARGET.partial``, created empty and 0600; when the block ends normally it
+    is fsynced and renamed to ``TARGET``; on any exception it is removed."""
+    target = Path(target)
+    check_target(target, force=force)
+    partial = target.with_name(target.name + ".partial")
+    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        try:
+            fd = os.open(partial, flags, 0o600)
+        except FileExistsError:  # left by a killed run: start over
+            os.unlink(partial)
+            fd = os.open(partial, flags, 0o600)
+        os.fchmod(fd, 0o600)
+        os.close(fd)
+    except FileNotFoundError:
+        raise FileProblem(f"{target}: cannot write (no such directory: {target.parent})") from None
+    except OSError as exc:
+        raise write_error(target, exc) from None
+    try:
+        yield partial
+        fd = os.open(partial, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _publish(str(partial), target, force=force)
+    except OSError as exc:
+        _unlink(str(partial))
+        raise write_error(target, exc) from None
+    except BaseException:
+        _unlink(str(partial))
         raise
-    return target
 
 
 def write_file(path: str | Path, data: bytes, *, force: bool = False) -> Path | None:
@@ -55,7 +211,9 @@ def write_file(path: str | Path, data: bytes, *, force: bool = False) -> Path | 
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return None
-    return _write(Path(path), data, force=force)
+    with AtomicFile(path, force=force) as f:
+        f.write(data)
+    return f.target
 
 
 class OutDir:
@@ -82,7 +240,9 @@ class OutDir:
             raise FileProblem(f"{target}: is a symbolic link; refusing to write through it")
         if target.resolve().parent != self._root:
             raise FileProblem(f"{target}: lies outside {self.path}")
-        return _write(target, data, force=self.force)
+        written = write_file(target, data, force=self.force)
+        assert written is not None
+        return written
 
 
 def safe_name(text: str) -> str:

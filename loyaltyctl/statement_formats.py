@@ -6,6 +6,8 @@
   empty line, then the entries with a header.
 * HTML: one printable page, every text escaped.
 * PDF: the same content, made with fpdf2 (imported only here, lazily).
+* HTML and PDF are read by people: points are grouped by thousands
+  ("12 400"); CSV and JSON keep plain numbers.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 import csv
 import html
 import io
+import unicodedata
 
-from .output import _csv_cell, to_json
+from .output import _csv_cell, group_digits, to_json
 
 BOM = "\ufeff"
 ENTRY_COLUMNS = ["date", "value_date", "kind", "reference", "description", "points"]
@@ -32,6 +35,11 @@ def _summary(st: dict) -> list[tuple[str, object]]:
         (f"available_as_of_{st['as_of']}", st["available"]),
         ("value", st["value"]),
     ]
+
+
+def _human(value: object) -> str:
+    """12400 -> '12 400' (HTML and PDF); text as it is; None -> ''."""
+    return group_digits(value)
 
 
 def to_csv(st: dict) -> bytes:
@@ -68,10 +76,10 @@ def to_html(st: dict) -> bytes:
     rows = "".join(
         "<tr>"
         + "".join(f"<td>{e(str(x.get(c) or ''))}</td>" for c in ENTRY_COLUMNS[:-1])
-        + f'<td class="n">{x["points"]}</td></tr>\n'
+        + f'<td class="n">{_human(x["points"])}</td></tr>\n'
         for x in st["entries"]
     )
-    facts = "".join(f"<dt>{e(k.replace('_', ' '))}</dt><dd>{e(str(v))}</dd>\n" for k, v in _summary(st))
+    facts = "".join(f"<dt>{e(k.replace('_', ' '))}</dt><dd>{e(_human(v))}</dd>\n" for k, v in _summary(st))
     head = "".join(
         f"<th{' class=n' if c == 'points' else ''}>{e(c.replace('_', ' '))}</th>" for c in ENTRY_COLUMNS
     )
@@ -86,17 +94,37 @@ def to_html(st: dict) -> bytes:
 <table>
 <thead><tr>{head}</tr></thead>
 <tbody>
-<tr><td colspan="5">opening balance</td><td class="n">{st["opening_balance"]}</td></tr>
+<tr><td colspan="5">opening balance</td><td class="n">{_human(st["opening_balance"])}</td></tr>
 {rows}<tr><td colspan="5"><strong>closing balance</strong></td>
-<td class="n"><strong>{st["closing_balance"]}</strong></td></tr>
+<td class="n"><strong>{_human(st["closing_balance"])}</strong></td></tr>
 </tbody></table>
 </body></html>
 """
     return doc.encode("utf-8")
 
 
+_PLAIN = str.maketrans(
+    {
+        **{"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i", "Œ": "OE", "œ": "oe"},
+        **{"‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "–": "-", "—": "-", "€": "EUR"},
+    }
+)
+
+
 def _latin1(text: object) -> str:
-    return str(text if text is not None else "").encode("latin-1", "replace").decode("latin-1")
+    """The PDF's built-in Helvetica has the Latin-1 letters (å, ä, ö, é, ü...);
+    any other letter loses its accent (ễ -> e, Ł -> L) rather than becoming ?."""
+    value = str(text if text is not None else "")
+    if all(ord(c) < 256 for c in value):
+        return value
+    out = []
+    for c in value.translate(_PLAIN):
+        if ord(c) < 256:
+            out.append(c)
+            continue
+        base = "".join(b for b in unicodedata.normalize("NFKD", c) if not unicodedata.combining(b))
+        out.append(base if base and all(ord(b) < 256 for b in base) else "?")
+    return "".join(out)
 
 
 def to_pdf(st: dict) -> bytes:
@@ -110,7 +138,7 @@ def to_pdf(st: dict) -> bytes:
     pdf.set_font("Helvetica", "", 9)
     for k, v in _summary(st):
         pdf.cell(45, 5, _latin1(k.replace("_", " ")))
-        pdf.cell(0, 5, _latin1(v), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 5, _latin1(_human(v)), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     widths = [20, 20, 22, 30, 73, 20]
     pdf.set_font("Helvetica", "B", 8)
@@ -119,17 +147,19 @@ def to_pdf(st: dict) -> bytes:
     pdf.ln()
     pdf.set_font("Helvetica", "", 8)
     pdf.cell(sum(widths[:-1]), 5, "opening balance")
-    pdf.cell(widths[-1], 5, str(st["opening_balance"]), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(widths[-1], 5, _human(st["opening_balance"]), align="R", new_x="LMARGIN", new_y="NEXT")
     for x in st["entries"]:
         for c, wdt in zip(ENTRY_COLUMNS[:-1], widths, strict=False):
             text = _latin1(x.get(c))
             while text and pdf.get_string_width(text) > wdt - 1:
                 text = text[:-1]
             pdf.cell(wdt, 5, text)
-        pdf.cell(widths[-1], 5, str(x["points"]), align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(widths[-1], 5, _human(x["points"]), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "B", 8)
     pdf.cell(sum(widths[:-1]), 6, "closing balance", border="T")
-    pdf.cell(widths[-1], 6, str(st["closing_balance"]), border="T", align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(
+        widths[-1], 6, _human(st["closing_balance"]), border="T", align="R", new_x="LMARGIN", new_y="NEXT"
+    )
     return bytes(pdf.output())
 
 

@@ -50,6 +50,27 @@ step "What a 250 000 SEK contract earns today, and during the Midsommar campaign
 loyaltyctl points calc --amount 250000
 loyaltyctl points calc --amount 250000 --date 2026-06-20
 
+step "Engagement: a quiz and its results, the welcome quiz, lead tips, October's leaderboard"
+# (the records these commands print go to /dev/null; their one-line outcome is on stderr)
+loyaltyctl quiz create Q2026-11 --title "Leasing för företagskunder" --questions 10 --points-per-correct 50 >/dev/null
+loyaltyctl quiz award Q2026-11 sample_data/quiz_results.csv
+echo "The same file again changes nothing (each seller is awarded once per quiz):"
+loyaltyctl quiz award Q2026-11 sample_data/quiz_results.csv
+loyaltyctl quiz create VALKOMMEN --title "Välkommen till programmet" --questions 5 --points-per-correct 100 --welcome >/dev/null
+# Maria Lindahl enrolled on 2026-10-25: the welcome quiz counts for her first 90 days.
+loyaltyctl quiz award VALKOMMEN --seller maria.lindahl@gbgbilcenter.se --correct 5 --date 2026-11-02
+loyaltyctl leads add --seller lars.strom@skanebil.se --company "Österlens Lantbruk AB" --org-number 556123-4567 >/dev/null
+loyaltyctl leads add --seller erik.larsson@dalafordon.se --company "Österlens Lantbruk" --org-number 5561234567 >/dev/null
+loyaltyctl leads accept 1 >/dev/null
+loyaltyctl leads reject 2 --reason "Tipsad av Skånebil först (lead 1)" >/dev/null
+loyaltyctl leads list
+loyaltyctl leaderboard show --month 2026-10
+loyaltyctl leaderboard run --month 2026-10
+echo "Cron retries the run: nothing more is awarded, exit 0:"
+loyaltyctl leaderboard run --month 2026-10
+echo "November has not ended; the run is refused with the day it can run from (exit 4):"
+loyaltyctl leaderboard run --month 2026-11 || echo "(exit $?)"
+
 step "Rewards: the catalog, requests (points held at once), the office's decisions"
 loyaltyctl catalog import sample_data/catalog.csv
 loyaltyctl redemptions import sample_data/redemptions.csv

@@ -49,14 +49,15 @@ def import_contracts(
         )
 
 
-def small_program(db: Database) -> None:
-    """Two partners: ACME pooled (anna, arne), BOLT individual (bo, britt)."""
+def small_program(db: Database, *, enrolled_on: date | None = None) -> None:
+    """Two partners: ACME pooled (anna, arne), BOLT individual (bo, britt); the
+    sellers enrolled today unless ``enrolled_on``."""
     enroll(db, "ACME", mode="pooled")
     enroll(db, "BOLT", mode="individual")
-    add_seller(db, "anna@acme.se", "ACME")
-    add_seller(db, "arne@acme.se", "ACME")
-    add_seller(db, "bo@bolt.se", "BOLT")
-    add_seller(db, "britt@bolt.se", "BOLT")
+    add_seller(db, "anna@acme.se", "ACME", enrolled_on=enrolled_on)
+    add_seller(db, "arne@acme.se", "ACME", enrolled_on=enrolled_on)
+    add_seller(db, "bo@bolt.se", "BOLT", enrolled_on=enrolled_on)
+    add_seller(db, "britt@bolt.se", "BOLT", enrolled_on=enrolled_on)
 
 
 def balance(db: Database, ref: str) -> int:

@@ -64,7 +64,9 @@ def _report(exc: BaseException, db: str | None = None) -> int:
         from sqlalchemy.exc import DBAPIError, SQLAlchemyError
     except ImportError:  # pragma: no cover
         DBAPIError = SQLAlchemyError = ()
-    if isinstance(exc, DBAPIError):
+    import sqlite3
+
+    if isinstance(exc, DBAPIError | sqlite3.Error):
         from ..db import describe_db_error, resolve_url
 
         return _report(describe_db_error(exc, resolve_url(db)))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,8 +77,12 @@ EncodingOpt = Annotated[
 def parse_date_opt(value: str | None, name: str) -> date | None:
     if value is None:
         return None
+    # Strictly YYYY-MM-DD in ASCII digits: date.fromisoformat alone would also
+    # take ISO week dates (2026-W01-1) and, on newer Pythons, other digits.
+    if len(value) != 10 or not value.isascii() or value[4] != "-" or value[7] != "-":
+        raise UsageProblem(f"{name} {value!r} is not a date (YYYY-MM-DD)")
     try:
-        if len(value) != 10:
+        if not (value[:4] + value[5:7] + value[8:]).isdigit():
             raise ValueError
         return date.fromisoformat(value)
     except ValueError:
@@ -111,13 +114,16 @@ def open_input(path: str) -> Iterator[tuple[BinaryIO, str, int | None]]:
 class RejectsWriter:
     """Rejected rows with their reasons, as CSV that can be fixed and imported
     again: the original header and delimiter, plus an ``error`` column (which the
-    import ignores).  Written to a private temp file (0600) and renamed into
-    place, so a crash never leaves half a file; a run that rejects nothing
-    leaves a header-only file, so no stale rejects from an earlier run remain."""
+    import ignores).  A field that would run as a spreadsheet formula gets a
+    leading ``'``, which a text column takes off again on import.  Written
+    through ``safe_files.AtomicFile`` (a private 0600 temp file, fsynced and
+    renamed into place; removed on failure), so a crash or a full disk never
+    leaves half a file; a run that rejects nothing leaves a header-only file, so
+    no stale rejects from an earlier run remain."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._tmp: tuple | None = None
+        self._file = None
         self._writer = None
         self._width = 0
         self.count = 0
@@ -125,20 +131,21 @@ class RejectsWriter:
     def _open(self, src: CsvInput) -> None:
         import csv
 
-        directory = self.path.parent if str(self.path.parent) else Path(".")
-        try:
-            fd, name = tempfile.mkstemp(prefix=".rejects-", dir=directory)
-        except OSError as exc:
-            raise FileProblem(f"{self.path}: cannot write ({exc.strerror})") from None
-        self._tmp = (os.fdopen(fd, "w", newline="", encoding="utf-8"), name)
-        self._writer = csv.writer(self._tmp[0], delimiter=src.delimiter, lineterminator="\r\n")
+        from ..safe_files import AtomicFile
+
+        self._file = AtomicFile(self.path, force=True, text=True)
+        self._file.open()
+        self._writer = csv.writer(self._file, delimiter=src.delimiter, lineterminator="\r\n")
         self._width = len(src.header)
         self._writer.writerow([*src.header, "error"])
 
     def __call__(self, src: CsvInput, record: Record, errors: list[RowError]) -> None:
         if self._writer is None:
             self._open(src)
-        fields = record.fields + [""] * (self._width - len(record.fields))
+        from ..importers.fields import neutralise_raw
+
+        # Safe to open in a spreadsheet; a text column reads back the same.
+        fields = [neutralise_raw(f) for f in record.fields] + [""] * (self._width - len(record.fields))
         reason = "; ".join(
             f"line {e.line}, column {e.column}: " + (f"{e.field}: " if e.field else "") + e.reason
             for e in errors
@@ -147,22 +154,16 @@ class RejectsWriter:
         self.count += 1
 
     def commit(self, src: CsvInput) -> None:
-        if self._tmp is None:
+        if self._file is None:
             self._open(src)
-        assert self._tmp is not None
-        f, name = self._tmp
-        f.flush()
-        os.fsync(f.fileno())
-        f.close()
-        os.replace(name, self.path)
-        self._tmp = None
+        assert self._file is not None
+        self._file.commit()
+        self._file = None
 
     def discard(self) -> None:
-        if self._tmp is not None:
-            f, name = self._tmp
-            f.close()
-            os.unlink(name)
-            self._tmp = None
+        if self._file is not None:
+            self._file.discard()
+            self._file = None
 
 
 @contextmanager

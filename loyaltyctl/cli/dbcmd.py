@@ -1,6 +1,9 @@
-"""``loyaltyctl db``: schema version, upgrades and the ledger check."""
+"""``loyaltyctl db``: schema version, upgrades, the ledger check and backups."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -8,7 +11,7 @@ from ..errors import DatabaseProblem
 from ..output import Format, render, render_one, say
 from ._common import FormatOpt, state
 
-app = typer.Typer(help="The database: status, upgrade, check.", no_args_is_help=True)
+app = typer.Typer(help="The database: status, upgrade, check, backup.", no_args_is_help=True)
 
 
 @app.command()
@@ -58,7 +61,32 @@ def check(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
         else:
             render([{**x, "problems": "; ".join(x["problems"])} for x in rows], fmt)
     if failed:
+        names = ", ".join(r.name for r in failed)
+        if any(r.name == "integrity" for r in failed):
+            from ..db import display_url
+
+            raise DatabaseProblem(
+                f"database {display_url(db.url)} is corrupt: db check failed: {names}",
+                hint="restore the latest backup (`loyaltyctl db backup` makes one); nothing was changed",
+            )
         raise DatabaseProblem(
-            f"db check failed: {', '.join(r.name for r in failed)}",
+            f"db check failed: {names}",
             hint="restore from a backup, or ask the developers; nothing was changed",
         )
+
+
+@app.command()
+def backup(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The copy to write.", dir_okay=False)],
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """A consistent copy of the database, made safely while others write."""
+    from ..services import dbadmin
+
+    r = dbadmin.backup(db=state(ctx).database(), target=path, force=force)
+    if fmt is Format.table:
+        say(f"backed up {r['database']} to {r['backup']} ({r['size_bytes']} bytes)")
+    else:
+        render_one(r, fmt)

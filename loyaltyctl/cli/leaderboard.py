@@ -12,9 +12,14 @@ from ._common import DryRunOpt, FormatOpt, state
 
 app = typer.Typer(help="Leaderboard: who earned most in a month or year; bonuses.", no_args_is_help=True)
 
-MonthOpt = Annotated[str | None, typer.Option("--month", help="The month, YYYY-MM.")]
-YearOpt = Annotated[str | None, typer.Option("--year", help="The year, YYYY.")]
+MonthOpt = Annotated[
+    str | None, typer.Option("--month", help="The month, YYYY-MM, or last (the month before today's).")
+]
+YearOpt = Annotated[
+    str | None, typer.Option("--year", help="The year, YYYY, or last (the year before today's).")
+]
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
+COLUMNS = ["rank", "seller", "name", "partner", "points", "bonus"]
 
 
 @app.command()
@@ -22,7 +27,9 @@ def show(
     ctx: typer.Context,
     month: MonthOpt = None,
     year: YearOpt = None,
-    top: Annotated[int, typer.Option("--top", help="Show ranks up to N (ties can add rows).")] = 10,
+    top: Annotated[
+        int, typer.Option("--top", help="Show ranks up to N, 1 to 1 000 000 (ties can add rows).")
+    ] = 10,
     live: Annotated[
         bool, typer.Option("--live", help="Today's figures, also for a period already awarded.")
     ] = False,
@@ -36,7 +43,7 @@ def show(
         r = svc.show(session=session, period=period, top=top, live=live)
     rows = r["rows"]
     if fmt is not Format.table:
-        render(rows, fmt, columns=["rank", "seller", "name", "partner", "points", "bonus"])
+        render(rows, fmt, columns=COLUMNS)
     else:
         if is_terminal(sys.stdout):
             rows = [{**row, "rank": f"{MEDALS.get(row['rank'], '  ')} {row['rank']}"} for row in rows]
@@ -45,7 +52,7 @@ def show(
             rows,
             fmt,
             title=title,
-            columns=["rank", "seller", "name", "partner", "points", "bonus"],
+            columns=COLUMNS,
             numeric=["rank"],
         )
     if r["awarded"]:
@@ -80,8 +87,14 @@ def run(
     st = state(ctx)
     with st.database().session(write=True, dry_run=dry_run) as session:
         r = svc.run(session=session, period=period, force=force, dry_run=dry_run, actor=st.who())
-    if fmt is not Format.table:
+    r["dry_run"] = dry_run
+    if fmt is Format.json:
         render_one(r, fmt)
+    elif fmt is Format.csv:
+        # One row per winner; period and result on every row, so a log of runs greps well.
+        rows = [{"period": r["period"], "result": r["result"], **w} for w in r["winners"]]
+        render(rows, fmt, columns=["period", "result", *COLUMNS])
+    if fmt is not Format.table:
         return
     head = {
         "awarded": f"{r['period']}: awarded {r['bonus_points']} bonus points",
@@ -90,4 +103,4 @@ def run(
         f"would award {r['bonus_points']} bonus points",
     }[r["result"]]
     say(head)
-    render(r["winners"], fmt, columns=["rank", "seller", "name", "partner", "points", "bonus"])
+    render(r["winners"], fmt, columns=COLUMNS)

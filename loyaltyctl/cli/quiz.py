@@ -29,7 +29,7 @@ def create(
     title: Annotated[str, typer.Option("--title", help="What the quiz is about.")],
     questions: Annotated[int, typer.Option("--questions", help="Number of questions (5 to 10).")],
     points_per_correct: Annotated[
-        int, typer.Option("--points-per-correct", help="Points for each correct answer.")
+        int, typer.Option("--points-per-correct", help="Points for each correct answer (1 to 100 000).")
     ],
     welcome: Annotated[
         bool, typer.Option("--welcome", help="Make it the welcome quiz for new sellers (only one is).")
@@ -83,9 +83,13 @@ def award(
         typer.Argument(help="CSV file (seller_email,correct[,taken_on]), - for stdin."),
     ] = None,
     seller: Annotated[str | None, typer.Option("--seller", help="Award one seller (email).")] = None,
-    correct: Annotated[int | None, typer.Option("--correct", help="With --seller: correct answers.")] = None,
+    correct: Annotated[
+        int | None,
+        typer.Option("--correct", help="With --seller: correct answers (0 to the quiz's questions)."),
+    ] = None,
     on: Annotated[
-        str | None, typer.Option("--date", help="With --seller: the day it was taken (default: today).")
+        str | None,
+        typer.Option("--date", help="With --seller: the day it was taken, YYYY-MM-DD (default: today)."),
     ] = None,
     dry_run: DryRunOpt = False,
     skip_invalid: SkipInvalidOpt = False,

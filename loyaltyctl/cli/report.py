@@ -52,4 +52,6 @@ def _show(data: dict, fmt: Format, title: str) -> None:
     if fmt is Format.json:
         typer.echo(to_json(data))
         return
-    render([*data["partners"], data["total"]], fmt, title=title)
+    rows = [*data["partners"], data["total"]]
+    money = [k for k in rows[0] if k.endswith(("_sek", "_per_1000"))]  # right-aligned, like the points
+    render(rows, fmt, title=title, numeric=money)

@@ -25,7 +25,7 @@ import codecs
 import csv
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -40,6 +40,51 @@ MAX_LINE = 8 * FIELD_LIMIT
 
 
 _NUL_HINT = "a text file has no NUL bytes: is it UTF-16 (pass --encoding utf-16) or not a CSV file?"
+
+
+def _advance(line: int, col: int, text: str) -> tuple[int, int]:
+    """Line and column (1-based) of the character after ``text``, which starts
+    at ``line``:``col``."""
+    newlines = text.count("\n")
+    if not newlines:
+        return line, col + len(text)
+    return line + newlines, len(text) - text.rfind("\n")
+
+
+def _fault(line: str, delimiter: str) -> tuple[int, str]:
+    """Where on a record's first line the csv module gave up, and why: a field
+    over the limit, a quote left open, or text after a closing quote.  Returns
+    (column, reason); column 0 when it cannot be found."""
+    line, limit = line.rstrip("\r\n"), csv.field_size_limit()
+    n, i, col = len(line), 0, 1
+    while True:
+        if i < n and line[i] == '"':
+            j = i + 1
+            while True:
+                k = line.find('"', j)
+                if k < 0:
+                    if n - i - 1 > limit:
+                        return col, f"field longer than {limit} characters"
+                    return col, "a quote opened here is not closed on this line"
+                if line[k + 1 : k + 2] == '"':
+                    j = k + 2
+                    continue
+                break
+            if k - i - 1 > limit:
+                return col, f"field longer than {limit} characters"
+            i = k + 1
+            if i < n and line[i] != delimiter:
+                return col, f"{line[i]!r} after a closing quote"
+        else:
+            k = line.find(delimiter, i)
+            k = n if k < 0 else k
+            if k - i > limit:
+                return col, f"field longer than {limit} characters"
+            i = k
+        if i >= n:
+            return 0, ""
+        i += 1
+        col += 1
 
 
 class StructuralError(InvalidInput):
@@ -120,20 +165,20 @@ class CsvInput:
         decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
         self.encoding_used = "utf-8"
         seen_non_ascii = first.startswith(codecs.BOM_UTF8)  # a BOM says UTF-8
-        line = 1
+        line, col = 1, 1  # where the next character goes
         for chunk in chunks:
             try:
                 text = decoder.decode(chunk)
             except UnicodeDecodeError as exc:
                 data = bytes(exc.object)
                 prefix = data[: exc.start].decode("utf-8-sig", errors="strict")
+                bad_line, bad_col = _advance(line, col, prefix)
                 if seen_non_ascii or not prefix.isascii():
-                    bad_line = line + prefix.count("\n")
                     raise StructuralError(
                         RowError(
                             self.name,
                             bad_line,
-                            0,
+                            bad_col,
                             "",
                             f"byte 0x{data[exc.start]:02X} is not UTF-8, but UTF-8 text came "
                             "before it (mixed encodings)",
@@ -150,41 +195,42 @@ class CsvInput:
 
                 if prefix:
                     yield prefix
-                yield from self._decode(rest(), cp, "cp1252", first_line=line + prefix.count("\n"))
+                yield from self._decode(rest(), cp, "cp1252", line=bad_line, col=bad_col)
                 return
             if not seen_non_ascii and not text.isascii():
                 seen_non_ascii = True
-            line += text.count("\n")
+            line, col = _advance(line, col, text)
             if text:
                 yield text
         tail = decoder.decode(b"", final=True)
         if tail:
             yield tail
 
-    def _decode(self, raw: Iterator[bytes], decoder, encoding: str, first_line: int = 1) -> Iterator[str]:
-        line = first_line
+    def _decode(
+        self, raw: Iterator[bytes], decoder, encoding: str, line: int = 1, col: int = 1
+    ) -> Iterator[str]:
         for chunk in raw:
             try:
                 text = decoder.decode(chunk)
             except UnicodeDecodeError as exc:
+                before = codecs.decode(bytes(exc.object[: exc.start]), encoding, "replace")
                 raise StructuralError(
                     RowError(
                         self.name,
-                        line + bytes(exc.object[: exc.start]).count(b"\n"),
-                        0,
+                        *_advance(line, col, before),
                         "",
                         f"byte 0x{exc.object[exc.start]:02X} cannot be read as {encoding}",
                     ),
                     hint="pass the right --encoding",
                 ) from None
-            line += text.count("\n")
+            line, col = _advance(line, col, text)
             if text:
                 yield text
         try:
             tail = decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             raise StructuralError(
-                RowError(self.name, line, 0, "", f"the file ends inside a {encoding} character")
+                RowError(self.name, line, col, "", f"the file ends inside a {encoding} character")
             ) from None
         if tail:
             yield tail
@@ -222,8 +268,11 @@ class CsvInput:
             yield "".join(parts)
 
     # -- records ----------------------------------------------------------------
-    def records(self, required: Sequence[str], optional: Sequence[str] = ()) -> Iterator[Record]:
-        """Yield the data records, after checking the header."""
+    def records(
+        self, required: Sequence[str], optional: Sequence[str] = (), aliases: Mapping[str, str] | None = None
+    ) -> Iterator[Record]:
+        """Yield the data records, after checking the header.  ``aliases`` maps
+        another header name to a column (the name a list export uses)."""
         lines = self._lines()
         first_line = next(lines, None)
         offset = 0  # leading blank lines
@@ -237,34 +286,45 @@ class CsvInput:
             )
         self.delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
 
+        raw: list[str] = []  # the lines of the record being read
+
         def all_lines() -> Iterator[str]:
             yield first_line
-            yield from lines
+            for line in lines:
+                raw.append(line)
+                yield line
 
         reader = csv.reader(all_lines(), delimiter=self.delimiter, strict=True)
         try:
             header = next(reader)
         except csv.Error as exc:
-            raise StructuralError(RowError(self.name, 1 + offset, 0, "", f"bad header: {exc}")) from None
+            col, reason = _fault(first_line, self.delimiter)
+            raise StructuralError(
+                RowError(self.name, 1 + offset, col, "", f"bad header: {reason or exc}")
+            ) from None
         for col, name in enumerate(header, 1):
             if "\x00" in name:
                 raise StructuralError(
                     RowError(self.name, 1 + offset, col, "", "NUL byte in the header"), hint=_NUL_HINT
                 )
         self.header_line = 1 + offset
-        self._check_header(header, required, optional)
+        self._check_header(header, required, optional, aliases or {})
 
         prev_end = reader.line_num + offset
         while True:
             start = prev_end + 1
+            raw.clear()
             try:
                 fields = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
+                col, reason = _fault(raw[0], self.delimiter) if raw else (0, "")
                 raise StructuralError(
-                    RowError(self.name, start, 0, "", f"CSV syntax: {exc}"),
-                    hint="check the quotes on this line",
+                    RowError(self.name, start, col, self._colname(col), reason or f"CSV syntax: {exc}"),
+                    hint="a field over the limit: is this the right file?"
+                    if reason.startswith("field longer")
+                    else 'close the quote, or double a quote inside a quoted field ("")',
                 ) from None
             prev_end = reader.line_num + offset
             if not fields or (len(fields) == 1 and not fields[0].strip()):
@@ -298,11 +358,14 @@ class CsvInput:
     def _colname(self, col: int) -> str:
         return self.header[col - 1] if 0 < col <= len(self.header) else ""
 
-    def _check_header(self, header: list[str], required: Sequence[str], optional: Sequence[str]) -> None:
+    def _check_header(
+        self, header: list[str], required: Sequence[str], optional: Sequence[str], aliases: Mapping[str, str]
+    ) -> None:
         self.header = [h.strip().lower() for h in header]
         known = set(required) | set(optional)
         seen: dict[str, int] = {}
-        for col, name in enumerate(self.header, 1):
+        for col, given in enumerate(self.header, 1):
+            name = aliases.get(given, given)
             if name in seen and name in known:
                 raise StructuralError(
                     RowError(
@@ -325,7 +388,7 @@ class CsvInput:
                 + f"; delimiter read as {self.delimiter!r}",
             )
         self.columns = {name: seen[name] - 1 for name in known if name in seen}
-        self.ignored_columns = [h for h in self.header if h not in known]
+        self.ignored_columns = [h for h in self.header if aliases.get(h, h) not in known]
 
     def column_of(self, name: str) -> int:
         """1-based column number of a known column."""

@@ -8,10 +8,41 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 MAX_AMOUNT_SEK = Decimal("1000000000")
+MAX_WHOLE = 1_000_000_000  # points, stock, quantities, counts: far below SQLite's 2**63
 
 
 class FieldError(ValueError):
     pass
+
+
+# What a spreadsheet would run as a formula (OWASP's CSV injection list).  CSV
+# exports put a ' before such a text cell; text columns on import take exactly
+# that one ' off again, so an export imports back as it was.  A text that
+# already starts with quotes before such a character gets one more quote, so
+# the two are exact inverses: '=x -> ''=x -> '=x.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def _formula_after_quotes(value: str) -> bool:
+    return value.lstrip("'").startswith(FORMULA_START)
+
+
+def neutralise(value: str) -> str:
+    """A text cell for a CSV export: ``=SUM(A1)`` -> ``'=SUM(A1)``."""
+    return "'" + value if _formula_after_quotes(value) else value
+
+
+def neutralise_raw(field: str) -> str:
+    """A field copied from an input file into a CSV (a rejects file): quote it
+    only when it would run as a formula.  ``'=x`` is left as it is, so the
+    import reads it back to what the original field gave."""
+    return "'" + field if field.startswith(FORMULA_START) else field
+
+
+def unneutralise(value: str) -> str:
+    """The inverse, for text columns on import: ``'=SUM(A1)`` -> ``=SUM(A1)``;
+    ``'abc`` and numbers stay as they are."""
+    return value[1:] if value.startswith("'") and _formula_after_quotes(value) else value
 
 
 # Comma files: "1234567.50".  Semicolon files: "1234567,50", "1 234 567,50",
@@ -63,6 +94,32 @@ def parse_cli_amount(text: str) -> Decimal:
         return parse_amount(text.strip(), decimal_comma=True)
 
 
+# Digits 0-9 only, optionally grouped in threes by a space, U+00A0 or U+202F
+# ("1 000"); no sign, no exponent, no decimals.
+_WHOLE = re.compile(r"^(?:\d+|\d{1,3}(?:([ \u00a0\u202f])\d{3})(?:\1\d{3})*)$", re.ASCII)
+
+
+def parse_whole(text: str, *, maximum: int = MAX_WHOLE) -> int:
+    """A whole number as a file writes it: ``250``, ``1 000``, ``-5``; at most
+    ``maximum`` either way.  The caller checks its own lower bound.
+
+    A plus sign, ``-0``, an exponent (``1e3``), decimals, ``NaN``, ``Infinity``,
+    spaces around the number and digits other than 0-9 are refused."""
+    if text == "":
+        raise FieldError("empty")
+    if text != text.strip():
+        raise FieldError(f"{text!r} has spaces around it")
+    sign, digits = (text[0], text[1:]) if text[:1] in ("-", "+") else ("", text)
+    if not _WHOLE.match(digits):
+        raise FieldError(f"{text!r} is not a whole number (write e.g. 250 or 1 000)")
+    value = int(re.sub(r"\D", "", digits))
+    if sign == "+" or (sign and value == 0):
+        raise FieldError(f"{text!r}: write the number without a sign")
+    if value > maximum:
+        raise FieldError(f"{text!r} is above the limit of {maximum:,}".replace(",", " "))
+    return -value if sign else value
+
+
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 
 
@@ -94,7 +151,7 @@ _EMAIL = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
 
 
 def parse_email(text: str) -> str:
-    value = text.strip().lower()
+    value = unneutralise(text.strip()).lower()
     if not value:
         raise FieldError("empty")
     if len(value) > 254 or not _EMAIL.match(value):
@@ -104,7 +161,7 @@ def parse_email(text: str) -> str:
 
 def parse_code(text: str, *, what: str = "code", max_len: int = 64) -> str:
     """A partner code: case-insensitive, stored upper case."""
-    value = text.strip().upper()
+    value = unneutralise(text.strip()).upper()
     if not value:
         raise FieldError("empty")
     if len(value) > max_len:
@@ -115,7 +172,7 @@ def parse_code(text: str, *, what: str = "code", max_len: int = 64) -> str:
 
 
 def parse_text(text: str, *, max_len: int, required: bool = True) -> str:
-    value = text.strip()
+    value = unneutralise(text.strip())
     if required and not value:
         raise FieldError("empty")
     if len(value) > max_len:

@@ -24,10 +24,7 @@ OPTIONAL = ("stock", "active")
 
 
 def _points(text: str) -> int:
-    try:
-        value = int(text.strip().replace(" ", "").replace("_", ""))
-    except ValueError:
-        raise F.FieldError(f"{text!r} is not a whole number of points") from None
+    value = F.parse_whole(text)
     if value <= 0:
         raise F.FieldError("must be positive")
     return value
@@ -36,10 +33,7 @@ def _points(text: str) -> int:
 def _stock(text: str) -> int | None:
     if not text.strip():
         return None  # unlimited
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise F.FieldError(f"{text!r} is not a whole number (blank: unlimited)") from None
+    value = F.parse_whole(text)
     if value < 0:
         raise F.FieldError("may not be negative")
     return value
@@ -140,14 +134,33 @@ def list_items(
     query = select(CatalogItem).order_by(CatalogItem.name, CatalogItem.sku)
     if not all_items:
         query = query.where(CatalogItem.active.is_(True))
-    if search:
-        needle = f"%{search.strip().lower()}%"
+    text = (search or "").strip().lower()
+    if text:
+        needle = like_needle(text)
         query = query.where(
-            func.lower(CatalogItem.name).like(needle) | func.lower(CatalogItem.sku).like(needle)
+            func.lower(CatalogItem.name).like(needle, escape="\\")
+            | func.lower(CatalogItem.sku).like(needle, escape="\\")
         )
     if max_points is not None:
         query = query.where(CatalogItem.points <= max_points)
-    return [_row(i) for i in session.exec(query).scalars()]
+    items = session.exec(query).scalars()
+    if not text.isascii():  # LIKE let any letter through where the text has å, ä, ö...: check them
+        items = (i for i in items if text in i.name.lower() or text in i.sku.lower())
+    return [_row(i) for i in items]
+
+
+def like_needle(text: str) -> str:
+    """``%text%`` for LIKE, taken literally: ``%``, ``_`` and ``\\`` are escaped.
+
+    SQLite's lower() folds only A-Z, so each non-ASCII letter becomes ``_``
+    (any one character) and the caller checks those matches in Python."""
+    out = []
+    for ch in text:
+        if ch in "\\%_":
+            out.append("\\" + ch)
+        else:
+            out.append(ch if ch.isascii() else "_")
+    return "%" + "".join(out) + "%"
 
 
 def find_item(session: Session, sku: str) -> CatalogItem:

@@ -256,6 +256,8 @@ class _FastParse:
                 and len(product) <= 64
                 and cid.isprintable()
                 and product.isprintable()
+                and cid[0] != "'"  # '=x: text columns take a formula guard off (full parse)
+                and product[0] != "'"
                 and status in STATUSES
                 and partner is not None
                 and seller is not None

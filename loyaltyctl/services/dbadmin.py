@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import func, select, text
 from sqlmodel import Session
@@ -255,3 +256,48 @@ def status(*, session: Session, db: Database) -> dict:
         out["size_bytes"] = path.stat().st_size
         out["journal_mode"] = session.exec(text("PRAGMA journal_mode")).scalar()
     return out
+
+
+def backup(*, db: Database, target: Path, force: bool = False) -> dict:
+    """A consistent copy of a SQLite database, made while others may write.
+
+    ``VACUUM INTO`` reads one snapshot (a read transaction; in WAL mode writers
+    go on meanwhile) into ``TARGET.partial`` (created 0600), which is fsynced
+    and renamed to ``TARGET``.  Works on any schema version (back up before
+    ``db upgrade``); refuses PostgreSQL (use ``pg_dump``)."""
+    import sqlite3
+
+    from ..errors import FileProblem, NotFound, Refused
+    from ..safe_files import partial_path
+
+    source = db.sqlite_path
+    if not db.is_sqlite:
+        raise Refused(
+            f"db backup copies SQLite databases; for {display_url(db.url)} use pg_dump "
+            "(e.g. pg_dump --format=custom --file=loyalty.dump DBNAME)"
+        )
+    if source is None:
+        raise Refused("db backup needs a database file, not an in-memory database")
+    if not source.is_file():
+        raise NotFound(f"database {source} does not exist; nothing to back up")
+    target = Path(target).absolute()
+    if target.exists() and target.resolve() == source.resolve():
+        raise FileProblem(f"{target} is the database itself; name another file")
+    with db.translate_errors(), partial_path(target, force=force) as partial:
+        raw = db.engine.raw_connection()  # autocommit (see db.py): VACUUM runs outside a transaction
+        try:
+            raw.driver_connection.execute("VACUUM INTO ?", (str(partial),))
+        except sqlite3.OperationalError as exc:
+            low = str(exc).lower()
+            if "full" in low or "disk i/o" in low:  # writing the copy failed, not reading the database
+                raise FileProblem(
+                    f"{target}: cannot write, disk full or file too large ({exc}); nothing was written"
+                ) from None
+            raise
+        finally:
+            raw.close()
+    return {
+        "database": str(source),
+        "backup": str(target),
+        "size_bytes": target.stat().st_size,
+    }

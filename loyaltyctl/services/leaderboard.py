@@ -33,6 +33,7 @@ from .accounts import earning_account
 from .rules import load_rulebook
 
 COUNTED_KINDS = ("contract", "quiz", "lead")
+MAX_TOP = 1_000_000
 AWARD = LeaderboardAward.__table__
 RUN = LeaderboardRun.__table__
 
@@ -52,20 +53,43 @@ class Period:
         return "yearly_bonus" if self.yearly else "monthly_bonus"
 
 
+# Years a period may be in: a typo such as 0000 or 9999 is a usage error, not a
+# crash, and every period end plus leaderboard_settle_days stays a real date.
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+_MONTH = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
+_YEAR = re.compile(r"\d{4}", re.ASCII)
+
+
 def period_of(*, month: str | None, year: str | None) -> Period:
+    """``--month YYYY-MM`` or ``--year YYYY``, strictly: four ASCII digits for the
+    year, two for the month, no spaces.  ``last`` is the month (year) before today's."""
     if (month is None) == (year is None):
         raise UsageProblem("give --month YYYY-MM or --year YYYY")
     if month is not None:
-        m = re.fullmatch(r"(\d{4})-(\d{2})", month.strip())
-        if not m or not 1 <= int(m.group(2)) <= 12:
-            raise UsageProblem(f"--month {month!r} is not a month (YYYY-MM)")
-        y, mo = int(m.group(1)), int(m.group(2))
+        if month == "last":
+            t = today()
+            y, mo = (t.year, t.month - 1) if t.month > 1 else (t.year - 1, 12)
+        else:
+            m = _MONTH.fullmatch(month)
+            if not m or not 1 <= int(m.group(2)) <= 12:
+                raise UsageProblem(f"--month {month!r} is not a month (YYYY-MM, e.g. 2026-10, or last)")
+            y, mo = int(m.group(1)), int(m.group(2))
+        _check_year(y, "--month", month)
         return Period(f"{y:04d}-{mo:02d}", date(y, mo, 1), date(y, mo, calendar.monthrange(y, mo)[1]))
     assert year is not None
-    if not re.fullmatch(r"\d{4}", year.strip()):
-        raise UsageProblem(f"--year {year!r} is not a year (YYYY)")
-    y = int(year)
+    if year == "last":
+        y = today().year - 1
+    elif _YEAR.fullmatch(year):
+        y = int(year)
+    else:
+        raise UsageProblem(f"--year {year!r} is not a year (YYYY, e.g. 2026, or last)")
+    _check_year(y, "--year", year)
     return Period(f"{y:04d}", date(y, 1, 1), date(y, 12, 31))
+
+
+def _check_year(y: int, option: str, text: str) -> None:
+    if not FIRST_YEAR <= y <= LAST_YEAR:
+        raise UsageProblem(f"{option} {text!r}: the year must be {FIRST_YEAR} to {LAST_YEAR}")
 
 
 @dataclass
@@ -155,8 +179,8 @@ def _same(a: list[Standing], b: list[Standing]) -> bool:
 
 def show(*, session: Session, period: Period, top: int, live: bool) -> dict:
     """The ranking: as awarded for an awarded period (unless ``live``), else today's."""
-    if top < 1:
-        raise UsageProblem("--top must be at least 1")
+    if not 1 <= top <= MAX_TOP:
+        raise UsageProblem(f"--top {top}: must be a whole number from 1 to {MAX_TOP:,}".replace(",", " "))
     run = stored_run(session, period)
     current = live_standings(session, period)
     if run is not None and not live:
@@ -271,8 +295,11 @@ def _result(
     prized = [s for s in rows if s.bonus]
     return {
         "period": period.key,
+        "first_day": period.first.isoformat(),
+        "last_day": period.last.isoformat(),
         "result": result,
         "awarded_on": run.run_on.isoformat() if run else None,
+        "forced": bool(run.forced) if run else None,
         "bonus_points": sum(s.bonus for s in prized),
         "winners": [s.as_dict() for s in prized],
     }

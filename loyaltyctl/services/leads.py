@@ -31,8 +31,12 @@ def _org_number(text: str | None) -> str | None:
     value = re.sub(r"[\s-]", "", text)
     if not value:
         return None
-    if len(value) > 32 or not value.isalnum():
-        raise UsageProblem(f"--org-number {text!r}: letters and digits only (spaces and dashes are ignored)")
+    # ASCII only: "５５６６…" (full-width) must not slip past the one-paid-tip check
+    # as a number different from "5566…".
+    if len(value) > 32 or not (value.isascii() and value.isalnum()):
+        raise UsageProblem(
+            f"--org-number {text!r}: letters A-Z and digits 0-9 only (spaces and dashes are ignored)"
+        )
     return value.upper()
 
 
@@ -52,7 +56,8 @@ def _dict(lead: Lead, email: str) -> dict:
 
 
 def _get(session: Session, lead_id: int) -> tuple[Lead, Seller]:
-    lead = session.get(Lead, lead_id)
+    # An id no database column can hold is simply not there (not an overflow).
+    lead = session.get(Lead, lead_id) if 0 < lead_id < 2**63 else None
     if lead is None:
         raise NotFound(f"no lead tip #{lead_id}", hint="`loyaltyctl leads list` shows them")
     seller = session.get(Seller, lead.seller_id)
@@ -66,10 +71,13 @@ def add(
     """Record a tip.  The same tip again (seller, company, org number) is a no-op."""
     try:
         company = F.parse_text(company, max_len=200)
+    except F.FieldError as exc:
+        raise UsageProblem(f"--company: {exc}") from None
+    try:
         if note is not None:
             note = F.parse_text(note, max_len=500, required=False) or None
     except F.FieldError as exc:
-        raise UsageProblem(f"lead tip: {exc}") from None
+        raise UsageProblem(f"--note: {exc}") from None
     org = _org_number(org_number)
     seller = find_seller(session, email)
     org_match = Lead.org_number.is_(None) if org is None else Lead.org_number == org
@@ -78,8 +86,7 @@ def add(
     ).scalar()
     if same is not None:
         return {**_dict(same, seller.email), "result": "unchanged"}
-    if not seller.active:
-        raise Refused(f"seller {seller.email} is inactive")
+    _check_can_earn(session, seller, f"tip about {company}", pending=False)
     lead = Lead(
         seller_id=seller.id,
         company=company,
@@ -99,6 +106,26 @@ def add(
         if first is not None and first.id != lead.id:
             out["note"] = (note + "; " if note else "") + f"lead #{first.id} tipped {org} first"
     return out
+
+
+def _check_can_earn(session: Session, seller: Seller, what: str, *, pending: bool = True) -> Partner:
+    """An inactive seller, or a seller of a suspended partner, earns nothing (as
+    for contracts and quizzes); the tip stays pending and can be accepted later."""
+    partner = session.get(Partner, seller.partner_id)
+    assert partner is not None
+    if not seller.active:
+        raise Refused(
+            f"{what}: seller {seller.email} is inactive and cannot be credited",
+            hint="reactivate the seller first, or reject the tip" if pending else None,
+        )
+    if partner.status != "active":
+        raise Refused(
+            f"{what}: {seller.email}'s partner {partner.code} is {partner.status} and cannot be credited",
+            hint="the tip stays pending; accept it when the partner is active again, or reject it"
+            if pending
+            else None,
+        )
+    return partner
 
 
 def _first_tip(session: Session, org: str) -> Lead | None:
@@ -134,10 +161,7 @@ def accept(*, session: Session, lead_id: int, actor: str) -> dict:
                 f"only the first tip can be accepted",
                 hint=f"reject it: `loyaltyctl leads reject {lead.id} --reason ...`",
             )
-    if not seller.active:
-        raise Refused(f"lead #{lead.id}: seller {seller.email} is inactive and cannot be credited")
-    partner = session.get(Partner, seller.partner_id)
-    assert partner is not None
+    partner = _check_can_earn(session, seller, f"lead #{lead.id}")
     day = today()
     points = load_rulebook(session).int("lead_points", day)
     batch = new_batch(session, command="leads accept", actor=actor, source=f"lead #{lead.id}")

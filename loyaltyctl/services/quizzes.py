@@ -28,18 +28,14 @@ from .rules import load_rulebook
 
 QUIZ_AWARD = QuizAward.__table__
 REQUIRED = ("seller_email", "correct")
+OPTION_OF = {"seller_email": "--seller", "correct": "--correct", "taken_on": "--date"}
 OPTIONAL = ("taken_on",)
 MIN_QUESTIONS, MAX_QUESTIONS = 5, 10
+MAX_POINTS_PER_CORRECT = 100_000  # a full quiz gives at most 1 000 000 points
 
 
 def _count(text: str) -> int:
-    value = text.strip()
-    if not value:
-        raise F.FieldError("empty")
-    try:
-        return int(value)
-    except ValueError:
-        raise F.FieldError(f"{text!r} is not a whole number") from None
+    return F.parse_whole(text)
 
 
 def _quiz_dict(q: Quiz, awarded: int = 0, points: int = 0) -> dict:
@@ -78,15 +74,21 @@ def create(
     welcome quiz (the previous one stops being it)."""
     try:
         code = F.parse_code(code, what="quiz code")
+    except F.FieldError as exc:
+        raise UsageProblem(f"quiz code: {exc}") from None
+    try:
         title = F.parse_text(title, max_len=200)
     except F.FieldError as exc:
-        raise UsageProblem(f"quiz {code!r}: {exc}") from None
+        raise UsageProblem(f"--title: {exc}") from None
     if not MIN_QUESTIONS <= questions <= MAX_QUESTIONS:
         raise UsageProblem(
             f"--questions {questions}: a quiz has {MIN_QUESTIONS} to {MAX_QUESTIONS} questions"
         )
-    if points_per_correct <= 0:
-        raise UsageProblem(f"--points-per-correct {points_per_correct}: must be a positive whole number")
+    if not 0 < points_per_correct <= MAX_POINTS_PER_CORRECT:
+        raise UsageProblem(
+            f"--points-per-correct {points_per_correct}: must be a whole number from 1 to "
+            f"{MAX_POINTS_PER_CORRECT:,}".replace(",", " ")
+        )
     existing = session.exec(select(Quiz).where(Quiz.code == code)).scalar()
     if existing is not None:
         same = (existing.title, existing.questions, existing.points_per_correct) == (
@@ -173,9 +175,6 @@ class _Awarder:
     def check(self, email: str, correct: int, taken_on: date) -> tuple[Seller, Partner, str]:
         """Validate; returns the seller, partner and ``award`` or ``unchanged``."""
         q = self.quiz
-        seller = self.session.exec(select(Seller).where(Seller.email == email)).scalar()
-        if seller is None:
-            raise _Problem("seller_email", f"no seller with email {email!r}", NotFound)
         if correct < 0:
             raise _Problem("correct", f"{correct} correct answers: may not be negative", InvalidInput)
         if correct > q.questions:
@@ -184,8 +183,9 @@ class _Awarder:
                 f"{correct} correct answers, but quiz {q.code} has {q.questions} questions",
                 InvalidInput,
             )
-        if taken_on > self.today:
-            raise _Problem("taken_on", f"{taken_on} is in the future (today is {self.today})", InvalidInput)
+        seller = self.session.exec(select(Seller).where(Seller.email == email)).scalar()
+        if seller is None:
+            raise _Problem("seller_email", f"no seller with email {email!r}", NotFound)
         done = self.session.exec(
             select(QuizAward.correct, QuizAward.taken_on).where(
                 QuizAward.quiz_id == q.id, QuizAward.seller_id == seller.id
@@ -201,10 +201,18 @@ class _Awarder:
                 f"{email} was already awarded quiz {q.code} for {done.correct} correct answers "
                 f"(taken {done.taken_on}); not {correct}; correct it with `points adjust`",
             )
+        # Checked after "already awarded": the same result again is a no-op whatever taken_on says.
+        if taken_on > self.today:
+            raise _Problem("taken_on", f"{taken_on} is in the future (today is {self.today})", InvalidInput)
         if not seller.active:
             raise _Problem("seller_email", f"seller {email} is inactive")
         if partner.status != "active":
             raise _Problem("seller_email", f"partner {partner.code} of {email} is {partner.status}")
+        if taken_on < seller.enrolled_on:
+            raise _Problem(
+                "taken_on",
+                f"{taken_on} is before {email} enrolled in the program ({seller.enrolled_on})",
+            )
         if q.welcome:
             days = self.book.int("welcome_quiz_days", taken_on)
             last = seller.enrolled_on + timedelta(days=days)
@@ -268,7 +276,7 @@ def award_one(
     try:
         seller, partner, outcome = run.check(email, correct, taken)
     except _Problem as p:
-        raise p.kind(p.reason) from None
+        raise p.kind(f"{OPTION_OF[p.column]}: {p.reason}") from None
     points = run.write(seller, partner, correct, taken) if outcome == "award" else 0
     return {
         "quiz": quiz.code,

@@ -30,10 +30,7 @@ OPTIONAL = ("requested_at",)
 
 
 def _quantity(text: str) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise F.FieldError(f"{text!r} is not a whole number") from None
+    value = F.parse_whole(text)
     if value <= 0:
         raise F.FieldError("must be at least 1")
     if value > 1_000_000:
@@ -46,7 +43,7 @@ def _request_id(text: str) -> str:
 
 
 def _account_ref(text: str) -> str:
-    value = text.strip()
+    value = F.unneutralise(text.strip())
     if not value:
         raise F.FieldError("empty")
     return value
@@ -62,8 +59,27 @@ PARSERS = {
 DEFAULTS: dict[str, object] = {"requested_at": None}
 
 
+def lock_account(account_id: int):
+    """The availability check's query.  It locks the account row until the
+    command's transaction ends (``FOR UPDATE``), so two requests on one account
+    cannot both pass the check on a server database; on SQLite (which renders
+    no ``FOR UPDATE``) the command already holds the write lock from its first
+    statement (``BEGIN IMMEDIATE``)."""
+    return select(Account.balance, Account.held).where(Account.id == account_id).with_for_update()
+
+
+def lock_item(sku: str):
+    """The stock check's query, locked like ``lock_account``."""
+    return (
+        select(CatalogItem)
+        .where(CatalogItem.sku == sku)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # the row as it is now
+    )
+
+
 def _available(session: Session, account_id: int) -> tuple[int, int]:
-    balance, held = session.exec(select(Account.balance, Account.held).where(Account.id == account_id)).one()
+    balance, held = session.exec(lock_account(account_id)).one()
     return int(balance), int(held)
 
 
@@ -108,10 +124,12 @@ def _reserve(
                 "request_id",
                 f"request {rid} exists for {found.quantity} x {found.sku} on another account or item",
             )
-    try:
-        item = find_item(session, sku)
-    except NotFound as exc:
-        raise Problem("sku", exc.message, exc.exit_code) from None
+    item = session.exec(lock_item(sku)).scalar_one_or_none()
+    if item is None:
+        try:
+            find_item(session, sku)  # raises the explaining NotFound
+        except NotFound as exc:
+            raise Problem("sku", exc.message, exc.exit_code) from None
     if not item.active:
         raise Problem("sku", f"{item.sku} is not available (inactive)")
     cost = item.points * quantity
@@ -211,7 +229,11 @@ def _load(session: Session, ids: list[str]) -> list[Redemption]:
         if rid in seen:
             continue
         seen.add(rid)
-        red = session.get(Redemption, rid)
+        # Locked until the command ends (FOR UPDATE; SQLite: BEGIN IMMEDIATE),
+        # so two approvers cannot both decide one request.
+        red = session.exec(
+            select(Redemption).where(Redemption.id == rid).with_for_update()
+        ).scalar_one_or_none()
         if red is None:
             raise NotFound(f"no redemption request {rid!r}", hint="`loyaltyctl redemptions list` shows them")
         out.append(red)
@@ -230,8 +252,10 @@ def _decide(session: Session, red: Redemption, *, approve: bool, reason: str | N
             f"request {red.id} was already {red.status} on {red.decided_at:%Y-%m-%d}; it cannot be {want}",
             hint="a decided request stays decided; a correction is `points adjust`",
         )
-    item = session.exec(select(CatalogItem).where(CatalogItem.sku == red.sku)).scalar()
+    item = session.exec(lock_item(red.sku)).scalar()
     if approve:
+        acc = session.get(Account, red.account_id)
+        assert acc is not None
         batch = new_batch(session, command="redemptions approve", actor=actor, source=red.id)
         ledger = Ledger(session, actor=actor, batch_id=batch)
         name = item.name if item is not None else red.sku
@@ -242,6 +266,7 @@ def _decide(session: Session, red: Redemption, *, approve: bool, reason: str | N
                 points=-red.points,
                 kind="redemption",
                 value_date=today(),
+                seller_id=acc.seller_id,  # a seller's own account: the points were theirs
                 reference=red.id,
                 memo=f"{red.quantity} x {red.sku} {name}"[:500],
             )

@@ -20,15 +20,20 @@ from ..clock import now
 from ..errors import NotFound, Refused, UsageProblem
 from ..models import Posting, RuleVersion
 
+# No rule needs more; a larger number is a typo, and would overflow a posting
+# (checked by `rules set`, like the per-rule limits below).
+MAX_WHOLE = 1_000_000_000
+
 
 def _whole(text: str) -> int:
-    try:
-        value = int(text.strip().replace("_", ""))
-    except ValueError:
-        raise ValueError("must be a whole number") from None
-    if value < 0:
+    """A non-negative whole number in ASCII digits ("1_000" is fine; "+5", "５",
+    "1e3" are not)."""
+    value = text.strip().replace("_", "")
+    if value.startswith("-") and value[1:].isascii() and value[1:].isdigit():
         raise ValueError("may not be negative")
-    return value
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError("must be a whole number")
+    return int(value)
 
 
 def _sek(text: str) -> Decimal:
@@ -59,19 +64,57 @@ class RuleSpec:
     default: str
     parse: Callable[[str], object]
     help: str
+    # Checked by `rules set` only (stored versions are read as they are, so a
+    # tighter limit never makes an old database unreadable): a reason, or None.
+    check: Callable[[object], str | None] | None = None
+
+
+def _at_most(limit: int, unit: str) -> Callable[[object], str | None]:
+    def check(value: object) -> str | None:
+        assert isinstance(value, int)
+        return f"is more than {limit:,} {unit}".replace(",", " ") if value > limit else None
+
+    return check
+
+
+MAX_BONUS, MAX_PRIZED_RANKS = 1_000_000, 100
+
+
+def _prize_list(value: object) -> str | None:
+    """Each prize at most MAX_BONUS, at most MAX_PRIZED_RANKS ranks, and never more
+    for a lower rank: with shared ranks (1, 2, 2, 4) a seller tied for second
+    must not get less than the one behind them would."""
+    assert isinstance(value, tuple)
+    if len(value) > MAX_PRIZED_RANKS:
+        return f"has {len(value)} prizes; at most {MAX_PRIZED_RANKS} ranks get one"
+    if max(value) > MAX_BONUS:
+        return f"has a prize above {MAX_BONUS:,} points".replace(",", " ")
+    for rank, (a, b) in enumerate(zip(value, value[1:], strict=False), start=1):
+        if b > a:
+            return f"gives rank {rank + 1} more than rank {rank} ({b} > {a}); prizes may not increase"
+    return None
 
 
 RULES: dict[str, RuleSpec] = {
     "points_per_1000_sek": RuleSpec("10", _whole, "points per 1 000 SEK financed"),
     "points_per_contract": RuleSpec("100", _whole, "points per started contract"),
     "point_value_sek": RuleSpec("0.10", _sek, "what one point is worth in SEK"),
-    "welcome_quiz_days": RuleSpec("90", _whole, "days after enrolment the welcome quiz may be awarded"),
-    "lead_points": RuleSpec("1000", _whole, "points for a tip that becomes a partner"),
-    "monthly_bonus": RuleSpec("5000,3000,1000", _prizes, "monthly leaderboard bonus by rank"),
-    "yearly_bonus": RuleSpec(
-        "20000,15000,10000,8000,6000,5000,4000,3000,2000,1000", _prizes, "year-end leaderboard bonus by rank"
+    "welcome_quiz_days": RuleSpec(
+        "90", _whole, "days after enrolment the welcome quiz may be awarded", _at_most(3650, "days")
     ),
-    "leaderboard_settle_days": RuleSpec("5", _whole, "days after a period ends before it can be awarded"),
+    "lead_points": RuleSpec(
+        "1000", _whole, "points for a tip that becomes a partner", _at_most(1_000_000, "points")
+    ),
+    "monthly_bonus": RuleSpec("5000,3000,1000", _prizes, "monthly leaderboard bonus by rank", _prize_list),
+    "yearly_bonus": RuleSpec(
+        "20000,15000,10000,8000,6000,5000,4000,3000,2000,1000",
+        _prizes,
+        "year-end leaderboard bonus by rank",
+        _prize_list,
+    ),
+    "leaderboard_settle_days": RuleSpec(
+        "5", _whole, "days after a period ends before it can be awarded", _at_most(365, "days")
+    ),
 }
 
 
@@ -171,6 +214,13 @@ def show_rules(*, session: Session, on: date) -> list[dict]:
 def set_rule(*, session: Session, key: str, value: str, valid_from: date, actor: str) -> dict:
     """Add a rule version.  Returns what happened (``created`` or ``unchanged``)."""
     parsed = parse_value(key, value)
+    check = RULES[key].check
+    if isinstance(parsed, int) and parsed > MAX_WHOLE:
+        problem: str | None = f"is more than {MAX_WHOLE:,}".replace(",", " ")
+    else:
+        problem = check(parsed) if check is not None else None
+    if problem is not None:
+        raise UsageProblem(f"rule {key}: {value!r} {problem}")
     book = load_rulebook(session)
     current = book.version(key, valid_from)
     if current is not None and current.valid_from == valid_from and book.value(key, valid_from) == parsed:

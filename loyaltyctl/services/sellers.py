@@ -18,6 +18,7 @@ from .batch import BatchSummary, RejectSink, RowProblems, Upserts, field_error, 
 
 REQUIRED = ("email", "name", "partner_code")
 OPTIONAL = ("enrolled_on",)
+ALIASES = {"partner": "partner_code"}  # as `sellers list` writes it, so its CSV imports back
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def import_sellers(
 ) -> BatchSummary:
     run = Upserts("sellers import", src, on_reject)
     partners: dict[str, Partner] = {}
-    for record in src.records(REQUIRED, OPTIONAL):
+    for record in src.records(REQUIRED, OPTIONAL, ALIASES):
         with run.row(record):
             s = SellerIn(**parse_row(src, record, PARSERS, DEFAULTS))
             run.once(record, "email", s.email, (s.name, s.partner_code, s.enrolled_on))

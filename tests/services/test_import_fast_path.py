@@ -36,9 +36,17 @@ PLAIN = {
     "status": ["started", "registered", "cancelled"],
 }
 ODD = {
-    "contract_id": [" K2 ", "", "K\x01", "x" * 65, "K\u2028"],
-    "partner_code": ["acme", " BOLT", "BOLT ", "NOPE", "", "AC ME", "SUSP"],
-    "seller_email": ["ANNA@acme.se ", "nobody@x.se", "no-email", "", "sven@susp.se", "bo@bolt.se"],
+    "contract_id": [" K2 ", "", "K\x01", "x" * 65, "K\u2028", "'=K1", "'K1", "=K1", "''=K1"],
+    "partner_code": ["acme", " BOLT", "BOLT ", "NOPE", "", "AC ME", "SUSP", "'BOLT", "'=BOLT"],
+    "seller_email": [
+        "ANNA@acme.se ",
+        "nobody@x.se",
+        "no-email",
+        "",
+        "sven@susp.se",
+        "bo@bolt.se",
+        "'bo@bolt.se",
+    ],
     "start_date": ["2026-11-23", "2027-01-01", "2026-02-30", "2026-3-1", " 2026-03-01", "", "２026-03-01"],
     "amount": [
         "1000.505",
@@ -54,7 +62,7 @@ ODD = {
         "99999999999",
     ]
     + ["12,50", "1 000", "１０", "5.", ".5", "", "0001000.10"],
-    "product": [" loan ", "", "p\x07", "y" * 65],
+    "product": [" loan ", "", "p\x07", "y" * 65, "'=loan", "'-loan", "'loan", "-loan"],
     "status": ["STARTED", " registered", "done", ""],
 }
 PAIRS = [

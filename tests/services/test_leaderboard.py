@@ -3,10 +3,12 @@ prizes, award once, settle days, late postings, the pooled case, db check."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from factories import balance, contract, import_contracts, posting_keys, small_program
 
-from loyaltyctl.errors import Refused
+from loyaltyctl.errors import Refused, UsageProblem
 from loyaltyctl.services import dbadmin, leaderboard, leads, points, sellers
 
 OCT = leaderboard.period_of(month="2026-10", year=None)
@@ -14,7 +16,7 @@ OCT = leaderboard.period_of(month="2026-10", year=None)
 
 @pytest.fixture
 def prog(db):
-    small_program(db)  # ACME pooled (anna, arne), BOLT individual (bo, britt); today 2026-11-22
+    small_program(db, enrolled_on=date(2026, 1, 1))  # ACME pooled (anna, arne), BOLT individual (bo, britt)
     return db
 
 
@@ -192,3 +194,31 @@ def test_a_run_that_loses_the_race_on_the_unique_period_returns_the_stored_resul
             s.exec(select(func.count()).select_from(Batch).where(Batch.command == "leaderboard run")).scalar()
             == 1
         )
+
+
+def test_a_stored_rule_outside_todays_limits_is_still_read_as_it_is(prog):
+    # A version written before `rules set` checked the order of prizes must not
+    # make the database unreadable: the check is for new versions only.
+    from datetime import UTC, datetime
+
+    from loyaltyctl.models import RuleVersion
+    from loyaltyctl.services import rules
+
+    with prog.session(write=True) as s:
+        s.add(
+            RuleVersion(
+                key="monthly_bonus",
+                value="1000,3000",
+                valid_from=OCT.first,
+                created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                actor="old",
+            )
+        )
+    import_contracts(
+        prog,
+        contract("C1", "BOLT", "bo@bolt.se", "2026-10-05", 400000)  # 4100
+        + contract("C2", "BOLT", "britt@bolt.se", "2026-10-06", 300000),  # 3100
+    )
+    assert ranking(show(prog)) == [(1, "bo@bolt.se", 4100, 1000), (2, "britt@bolt.se", 3100, 3000)]
+    with pytest.raises(UsageProblem, match="prizes may not increase"), prog.session(write=True) as s:
+        rules.set_rule(session=s, key="monthly_bonus", value="1000,3000", valid_from=OCT.last, actor="t")

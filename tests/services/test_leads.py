@@ -78,3 +78,30 @@ def test_a_rejected_first_tip_lets_the_next_one_be_accepted(prog):
         assert [r["id"] for r in leads.list_leads(session=s, status="rejected")] == [first["id"]]
     with pytest.raises(NotFound):
         accept(prog, 999)
+
+
+def test_no_credit_for_an_inactive_seller_or_a_suspended_partner_the_tip_stays_pending(prog):
+    from loyaltyctl.services import partners, sellers
+
+    t = tip(prog, "bo@bolt.se", "Fabrik AB")
+    u = tip(prog, "anna@acme.se", "Verkstad HB")
+    with prog.session(write=True) as s:
+        partners.set_status(session=s, code="BOLT", status="suspended")
+        sellers.set_active(session=s, email="anna@acme.se", active=False)
+    with pytest.raises(Refused, match=rf"^lead #{t['id']}: bo@bolt.se's partner BOLT is suspended") as exc:
+        accept(prog, t["id"])
+    assert exc.value.exit_code == 4 and "stays pending" in (exc.value.hint or "")
+    with pytest.raises(Refused, match=rf"^lead #{u['id']}: seller anna@acme.se is inactive"):
+        accept(prog, u["id"])
+    with pytest.raises(Refused, match="^tip about Ny AB: bo@bolt.se's partner BOLT is suspended"):
+        tip(prog, "bo@bolt.se", "Ny AB")
+    with pytest.raises(NotFound, match="no seller with email 'nobody@bolt.se'") as exc:
+        tip(prog, "nobody@bolt.se", "Ny AB")
+    assert exc.value.exit_code == 3
+    assert posting_keys(prog, "lead:") == {}
+    with prog.session() as s:
+        assert [r["status"] for r in leads.list_leads(session=s, status=None)] == ["pending", "pending"]
+    with prog.session(write=True) as s:
+        partners.set_status(session=s, code="BOLT", status="active")
+    assert accept(prog, t["id"])["points"] == 1000  # accepted once the partner is active again
+    assert balance(prog, "bo@bolt.se") == 1000

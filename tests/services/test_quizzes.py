@@ -16,7 +16,7 @@ H = "seller_email,correct,taken_on\n"
 
 @pytest.fixture
 def prog(db):
-    small_program(db)  # ACME pooled (anna, arne), BOLT individual (bo, britt); today 2026-11-22
+    small_program(db, enrolled_on=date(2026, 1, 1))  # ACME pooled (anna, arne), BOLT individual (bo, britt)
     create_quiz(db, "Q1", questions=10, points=50)
     return db
 
@@ -48,6 +48,8 @@ def test_same_result_again_is_a_no_op_whatever_the_date_and_another_is_refused(p
     again = award_quiz(prog, "Q1", H + "bo@bolt.se,7,2026-11-20\n")
     assert again.counts == {"awarded": 0, "unchanged": 1} and again.points_posted == 0
     assert award_one(prog, "BO@bolt.se", 7)["result"] == "unchanged"
+    assert award_one(prog, "bo@bolt.se", 7, taken_on=date(2026, 12, 1))["result"] == "unchanged"  # future
+    assert award_one(prog, "bo@bolt.se", 7, taken_on=date(2025, 1, 1))["result"] == "unchanged"  # < enrolled
     with pytest.raises(Refused, match="already awarded quiz Q1 for 7 correct answers.*not 8"):
         award_one(prog, "bo@bolt.se", 8)
     assert balance(prog, "bo@bolt.se") == 350
@@ -129,3 +131,41 @@ def test_single_award_errors_map_to_their_exit_classes(prog, db):
         partners.set_status(session=s, code="BOLT", status="suspended")
     with pytest.raises(Refused, match="BOLT of bo@bolt.se is suspended"):
         award_one(prog, "bo@bolt.se", 3)
+
+
+def test_no_quiz_before_the_seller_enrolled(db):
+    small_program(db)  # enrolled today, 2026-11-22
+    add_seller(db, "nya@bolt.se", "BOLT", enrolled_on=date(2026, 8, 1))
+    create_quiz(db, "W", questions=5, points=100, welcome=True)
+    create_quiz(db, "Q1", questions=10, points=50)
+    # The welcome quiz: from the enrolment day (inclusive), not a day before.
+    with pytest.raises(RowsRejected) as exc:
+        award_quiz(db, "W", H + "nya@bolt.se,5,2026-07-31\nbo@bolt.se,5,2026-11-21\n")
+    assert [(e.line, e.column, e.reason) for e in exc.value.errors] == [
+        (2, 3, "2026-07-31 is before nya@bolt.se enrolled in the program (2026-08-01)"),
+        (3, 3, "2026-11-21 is before bo@bolt.se enrolled in the program (2026-11-22)"),
+    ]
+    assert award_quiz(db, "W", H + "nya@bolt.se,5,2026-08-01\n").points_posted == 500
+    # Any other quiz likewise: refused (exit 4, naming --date) for a day before enrolment.
+    with pytest.raises(Refused, match=r"^--date: 2026-11-21 is before bo@bolt.se enrolled .*2026-11-22"):
+        award_one(db, "bo@bolt.se", 3, taken_on=date(2026, 11, 21))
+    assert award_one(db, "bo@bolt.se", 3, taken_on=date(2026, 11, 22))["points_posted"] == 150
+    assert posting_keys(db, "quiz:") == {
+        "quiz:W:5": (500, "2026-08-01"),
+        "quiz:Q1:3": (150, "2026-11-22"),
+    }
+
+
+def test_a_seller_twice_in_one_file_is_awarded_by_the_first_row(prog):
+    rows = H + "bo@bolt.se,4,2026-11-01\nbo@bolt.se,4,2026-11-02\nbo@bolt.se,5,2026-11-03\n"
+    with pytest.raises(RowsRejected) as exc:  # all or nothing: the third row sinks the file
+        award_quiz(prog, "Q1", rows)
+    assert [(e.line, e.column) for e in exc.value.errors] == [(4, 2)]
+    assert (
+        "already awarded quiz Q1 for 4 correct answers (taken 2026-11-01); not 5"
+        in exc.value.errors[0].reason
+    )
+    assert posting_keys(prog, "quiz:") == {}
+    s = award_quiz(prog, "Q1", rows, skip_invalid=True)
+    assert (s.counts, s.rejected, s.points_posted) == ({"awarded": 1, "unchanged": 1}, 1, 200)  # 4 x 50
+    assert posting_keys(prog, "quiz:") == {"quiz:Q1:3": (200, "2026-11-01")}
