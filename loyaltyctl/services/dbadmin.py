@@ -63,12 +63,18 @@ class CheckResult:
 
 
 def _account_names(session: Session) -> dict[int, str]:
+    """Account id -> the seller's email or the partner's code (once per check run)."""
+    cached = session.info.get("loyalty_account_names")
+    if cached is not None:
+        return cached
     rows = session.exec(
         select(Account.id, Seller.email, Partner.code)
         .outerjoin(Seller, Seller.id == Account.seller_id)
         .outerjoin(Partner, Partner.id == Account.partner_id)
     ).all()
-    return {aid: email or code for aid, email, code in rows}
+    names = {aid: email or code for aid, email, code in rows}
+    session.info["loyalty_account_names"] = names
+    return names
 
 
 def _integrity(session: Session, r: CheckResult, db: Database) -> None:
@@ -341,6 +347,7 @@ def check(*, session: Session, db: Database) -> list[CheckResult]:
     results = []
     from sqlalchemy.exc import DBAPIError
 
+    session.info.pop("loyalty_account_names", None)  # read afresh for this run
     for name, description, fn in CHECKS:
         r = CheckResult(name, description)
         try:
