@@ -12,7 +12,7 @@ timed).
         [--rows 100000] [--repeat 3]
 
 ``benchmarks/run.py --postgres URL`` (or ``$LOYALTYCTL_TEST_POSTGRES_URL``) runs
-these cases after the SQLite ones.  URL names a server database the user may
+these cases after the SQLite ones, on the same files (generate.py).  URL names a server database the user may
 connect to; the benchmark creates and drops its own databases next to it
 (``loyaltyctl_bench``, ``loyaltyctl_bench_ref``).  Needs psql and psycopg.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import resource
 import shutil
 import statistics
@@ -177,27 +176,6 @@ def bench_postgres(url: str, files: dict[str, Path], *, rows: int, repeat: int) 
     }
 
 
-def make_changes(contracts: Path, out: Path, seed: int = 11) -> Path:
-    """A changes file when the generator gives none: 5 % of the contracts
-    amended or cancelled, plus as many new contracts (copied rows, new ids)."""
-    rnd = random.Random(seed)
-    lines = contracts.read_text().splitlines()
-    header, body = lines[0], lines[1:]
-    picked = rnd.sample(body, len(body) // 20)
-    with out.open("w") as f:
-        f.write(header + "\n")
-        for i, row in enumerate(picked):
-            cells = row.split(",")
-            if i % 2:
-                cells[6] = "cancelled" if cells[6] != "cancelled" else "started"
-            else:
-                cells[4] = f"{float(cells[4]) + 1000:.2f}"
-            f.write(",".join(cells) + "\n")
-            cells[0] = f"N{i:09d}"
-            f.write(",".join(cells) + "\n")
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--postgres", default=os.environ.get("LOYALTYCTL_TEST_POSTGRES_URL"), metavar="URL")
@@ -207,13 +185,11 @@ def main() -> None:
     if not args.postgres:
         sys.exit("name a server: --postgres URL (or set LOYALTYCTL_TEST_POSTGRES_URL)")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from run import generate
+    from generate import generate
 
     with tempfile.TemporaryDirectory(prefix="loyaltyctl-bench-") as tmp:
-        work = Path(tmp)
-        partners, sellers, contracts = generate(work, args.rows)
-        files = {"partners": partners, "sellers": sellers, "contracts": contracts}
-        files["changes"] = make_changes(contracts, work / "changes.csv")
+        files = generate(Path(tmp), args.rows)
+        contracts = files["contracts"]
         print(f"contracts file: {args.rows:,} rows, {contracts.stat().st_size / 1e6:.1f} MB (seeded)")
         bench_postgres(args.postgres, files, rows=args.rows, repeat=args.repeat)
 

@@ -54,7 +54,8 @@ class PgStage:
 
     def stage(self, rows: list, select_existing) -> tuple[set[str], dict]:
         """Copy a chunk's validated rows in; returns (ids met in an earlier
-        chunk, existing contracts by id) as the SQLite path computes them."""
+        chunk, existing contracts by id as tuples of ``select_existing``'s
+        columns), as the SQLite path computes them."""
         conn = self.conn
         conn.exec_driver_sql(f"TRUNCATE {ROWS}")
         copy_rows(
@@ -74,7 +75,7 @@ class PgStage:
         )
         contract_id = select_existing.selected_columns.contract_id
         existing = {
-            r.contract_id: r
+            r.contract_id: tuple(r)
             for r in conn.execute(select_existing.join(_ROWS, _ROWS.c.contract_id == contract_id))
         }
         return again, existing

@@ -1,0 +1,151 @@
+"""The database itself guards the ledger, whatever program writes to it: the
+append-only tables refuse UPDATE and DELETE, and points columns refuse a value
+that is not a whole number (``CHECK (x = CAST(x AS BIGINT))``).
+
+Everything here goes through a plain sqlite3 connection, around loyaltyctl,
+inside a transaction that is rolled back after each test."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from loyaltyctl.db import Database, resolve_url
+
+SEED = [
+    "INSERT INTO partner (id, code, name, mode, consent, status, created_at)"
+    " VALUES (1, 'ACME', 'Acme', 'individual', 1, 'active', '2026-01-01 00:00:00')",
+    "INSERT INTO seller (id, email, name, partner_id, active, enrolled_on, created_at)"
+    " VALUES (1, 'anna@acme.se', 'Anna', 1, 1, '2026-01-01', '2026-01-01 00:00:00')",
+    "INSERT INTO account (id, holder, seller_id, balance, held) VALUES (1, 'seller', 1, 100, 0)",
+    "INSERT INTO posting (id, idem_key, account_id, seller_id, points, kind, value_date, booking_date,"
+    " booked_at, actor) VALUES (1, 'adjust:seed', 1, 1, 100, 'adjustment', '2026-01-01', '2026-01-01',"
+    " '2026-01-01 00:00:00', 'x')",
+    "INSERT INTO rule_version (id, key, value, valid_from, created_at, actor)"
+    " VALUES (1, 'lead_points', '500', '2026-01-01', '2026-01-01 00:00:00', 'x')",
+    "INSERT INTO quiz (id, code, title, questions, points_per_correct, welcome, created_at, actor)"
+    " VALUES (1, 'Q1', 'Quiz', 5, 10, 0, '2026-01-01 00:00:00', 'x')",
+    "INSERT INTO quiz_award (id, quiz_id, seller_id, correct, taken_on, points, created_at)"
+    " VALUES (1, 1, 1, 3, '2026-01-01', 30, '2026-01-01 00:00:00')",
+    "INSERT INTO leaderboard_run (id, period, first_day, last_day, run_on, forced, created_at, actor)"
+    " VALUES (1, '2026-01', '2026-01-01', '2026-01-31', '2026-02-10', 0, '2026-02-10 00:00:00', 'x')",
+    "INSERT INTO leaderboard_award (id, run_id, rank, seller_id, partner_id, account_id, points, bonus)"
+    " VALUES (1, 1, 1, 1, 1, 1, 100, 5000)",
+]
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    path = tmp_path_factory.mktemp("guards") / "loyalty.db"
+    db = Database(resolve_url(str(path)))
+    db.ensure_schema()
+    db.dispose()
+    con = sqlite3.connect(path, isolation_level=None)
+    for sql in SEED:
+        con.execute(sql)
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def con(seeded):
+    seeded.execute("BEGIN")
+    yield seeded
+    seeded.execute("ROLLBACK")
+
+
+APPEND_ONLY = [
+    ("posting", "points = points + 1", "postings are append-only"),
+    ("posting", "memo = 'edited'", "postings are append-only"),
+    ("posting", "idem_key = 'adjust:other'", "postings are append-only"),
+    ("rule_version", "value = '900'", "rule versions are append-only"),
+    ("quiz_award", "points = 40", "quiz_award rows are append-only"),
+    ("leaderboard_run", "run_on = '2026-02-11'", "leaderboard_run rows are append-only"),
+    ("leaderboard_award", "bonus = 1", "leaderboard_award rows are append-only"),
+]
+
+
+@pytest.mark.parametrize(("table", "change", "message"), APPEND_ONLY)
+def test_append_only_tables_refuse_an_update(con, table, change, message):
+    with pytest.raises(sqlite3.IntegrityError, match=message):
+        con.execute(f"UPDATE {table} SET {change}")
+    assert con.execute(f"SELECT count(*) FROM {table}").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("table", sorted({t for t, _, _ in APPEND_ONLY}))
+def test_append_only_tables_refuse_a_delete(con, table):
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        con.execute(f"DELETE FROM {table}")
+    assert con.execute(f"SELECT count(*) FROM {table}").fetchone() == (1,)
+
+
+def test_the_ledger_still_adds_up_after_the_refusals(con):
+    for sql in ("UPDATE posting SET points = 1", "DELETE FROM posting WHERE id = 1"):
+        with pytest.raises(sqlite3.IntegrityError):
+            con.execute(sql)
+    assert con.execute("SELECT sum(points) FROM posting WHERE account_id = 1").fetchone() == (100,)
+
+
+# (table, column, an UPDATE that sets the column to ?)
+POINTS_COLUMNS = [
+    ("posting", "points", "INSERT INTO posting (idem_key, account_id, points, kind, value_date, booking_date,"
+     " booked_at, actor) VALUES ('adjust:new', 1, ?, 'adjustment', '2026-01-02', '2026-01-02',"
+     " '2026-01-02 00:00:00', 'x')"),
+    ("account", "balance", "UPDATE account SET balance = ? WHERE id = 1"),
+    ("account", "held", "UPDATE account SET held = ? WHERE id = 1"),
+    ("contract", "posted_points", "INSERT INTO contract (contract_id, partner_id, seller_id, start_date,"
+     " amount_ore, product, status, revision, posted_points, updated_at) VALUES ('C1', 1, 1, '2026-01-01',"
+     " 100, 'leasing', 'started', 1, ?, '2026-01-01 00:00:00')"),
+    ("contract", "amount_ore", "INSERT INTO contract (contract_id, partner_id, seller_id, start_date,"
+     " amount_ore, product, status, revision, posted_points, updated_at) VALUES ('C1', 1, 1, '2026-01-01',"
+     " ?, 'leasing', 'started', 1, 0, '2026-01-01 00:00:00')"),
+    ("catalog_item", "points", "INSERT INTO catalog_item (sku, name, points, reserved, active, updated_at)"
+     " VALUES ('MUG', 'Mug', ?, 0, 1, '2026-01-01 00:00:00')"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", ["lots", "12abc", "", 1.5, "7.25"])
+@pytest.mark.parametrize(("table", "column", "sql"), POINTS_COLUMNS, ids=lambda x: x if " " not in x else "")
+def test_points_columns_refuse_anything_but_a_whole_number(con, table, column, sql, bad):
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        con.execute(sql, (bad,))
+
+
+@pytest.mark.parametrize(("table", "column", "sql"), POINTS_COLUMNS, ids=lambda x: x if " " not in x else "")
+def test_a_whole_number_written_as_text_lands_as_an_integer(con, table, column, sql):
+    con.execute(sql, ("1200",))  # INTEGER affinity converts it: no text ever lands
+    got = con.execute(f"SELECT typeof({column}), {column} FROM {table} WHERE {column} = 1200").fetchall()
+    assert got == [("integer", 1200)]
+
+
+# Points columns added with quizzes, leads, leaderboard and redemptions (0002,
+# 0003) carry no such CHECK: SQLite stores 'lots' as text there.  Closing that
+# needs a migration, which this change may not add; reported instead.  strict:
+# the day a migration adds the CHECKs these start passing and must become
+# ordinary tests above.
+UNGUARDED = [
+    ("quiz", "points_per_correct", "UPDATE quiz SET points_per_correct = ? WHERE id = 1"),
+    ("quiz_award", "points", "INSERT INTO quiz_award (quiz_id, seller_id, correct, taken_on, points,"
+     " created_at) VALUES (1, 2, 3, '2026-01-01', ?, '2026-01-01 00:00:00')"),
+    ("lead", "points", "INSERT INTO lead (seller_id, company, status, points, created_on, created_at, actor)"
+     " VALUES (1, 'Cykel AB', 'accepted', ?, '2026-01-01', '2026-01-01 00:00:00', 'x')"),
+    ("leaderboard_award", "bonus", "INSERT INTO leaderboard_award (run_id, rank, seller_id, partner_id,"
+     " points, bonus) VALUES (1, 2, 2, 1, 10, ?)"),
+]  # fmt: skip
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=pytest.fail.Exception,
+    reason="no integer CHECK on this column yet (needs a migration)",
+)
+@pytest.mark.parametrize(("table", "column", "sql"), UNGUARDED, ids=lambda x: x if " " not in x else "")
+def test_later_points_columns_are_not_guarded_yet(con, table, column, sql):
+    if table in ("quiz_award", "leaderboard_award"):
+        con.execute(
+            "INSERT INTO seller (id, email, name, partner_id, active, enrolled_on, created_at)"
+            " VALUES (2, 'arne@acme.se', 'Arne', 1, 1, '2026-01-01', '2026-01-01 00:00:00')"
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        con.execute(sql, ("lots",))
