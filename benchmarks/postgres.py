@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -83,13 +82,18 @@ def drop(admin: str, name: str) -> None:
     psql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);\n')
 
 
-def run(cmd: list[str], env: dict) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wall = time.perf_counter() - start
-    if done.returncode:
-        sys.exit(f"{' '.join(map(str, cmd))} failed ({done.returncode}):\n{done.stderr.decode()[-2000:]}")
-    return wall
+def run(cmd: list[str], env: dict) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of this one child process (wait4's own rusage)."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            err.seek(0)
+            sys.exit(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{err.read().decode()[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
 
 
 def postings(url: str) -> int:
@@ -150,13 +154,14 @@ def bench_postgres(url: str, files: dict[str, Path], *, rows: int, repeat: int) 
             recreate(admin, BENCH_DB)
             run([*CLI, "partners", "import", str(files["partners"])], env)
             run([*CLI, "sellers", "import", str(files["sellers"])], env)
-            first.append(run([*CLI, "contracts", "import", str(contracts)], env))
-            peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+            wall, rss = run([*CLI, "contracts", "import", str(contracts)], env)
+            first.append(wall)
+            peak = max(peak, rss)
             before = postings(bench_url)
-            again.append(run([*CLI, "contracts", "import", str(contracts)], env))
+            again.append(run([*CLI, "contracts", "import", str(contracts)], env)[0])
             if postings(bench_url) != before:
                 sys.exit("re-importing the unchanged file wrote postings")
-            change.append(run([*CLI, "contracts", "import", str(changes)], env))
+            change.append(run([*CLI, "contracts", "import", str(changes)], env)[0])
             recreate(admin, REF_DB)
             refs.append(copy_reference(libpq(url, REF_DB), contracts))
             change_refs.append(changes_reference(libpq(url, REF_DB), contracts, changes))
