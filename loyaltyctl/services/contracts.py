@@ -20,6 +20,7 @@ sellers, accounts) are loaded once.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -527,7 +528,13 @@ class _Import:
         inserts: list[dict] = []
         updates: list[dict] = []
         entries: list[Entry] = []
-        next_pk = self.raw.next_contract_pk() if self.raw is not None else None
+        # New contracts get their ids here, so their postings can name them at once.
+        if self.raw is not None:
+            new_pks = itertools.count(self.raw.next_contract_pk())
+        elif self.pg is not None:
+            new_pks = iter(self.pg.reserve_ids(sum(old is None for _, old in changed)))
+        else:
+            new_pks = None
         for row, old in changed:
             new = self.place(row)
             was = (
@@ -547,9 +554,8 @@ class _Import:
             if old is None:
                 self.counts["new"] += 1
                 values = self.contract_values(row, new, revision=1)
-                if next_pk is not None:
-                    values["id"] = next_pk
-                    next_pk += 1
+                if new_pks is not None:
+                    values["id"] = next(new_pks)
                 inserts.append(values)
                 if new.points:
                     self.counts["credited"] += 1
@@ -586,12 +592,8 @@ class _Import:
             updates.append({"_pk": old.id, **self.contract_values(row, new, revision=revision)})
         if inserts:
             if self.pg is not None:
-                # Ids from the sequence, then COPY straight into contract.
-                pks = self.pg.insert_contracts(inserts)
-                entries = [
-                    e if e.contract_pk is not None else replace(e, contract_pk=pks[e.reference])
-                    for e in entries
-                ]
+                # Ids reserved from the sequence above: COPY straight into contract.
+                self.pg.insert_contracts(inserts)
             elif self.raw is not None:
                 # Ids assigned here (the write lock is held since BEGIN IMMEDIATE),
                 # one driver-level executemany: no per-row SQLAlchemy work.

@@ -8,8 +8,8 @@ import's one transaction:
   table ``loyaltyctl_import_rows``; one join against ``contract`` finds the
   contracts that exist, one against ``loyaltyctl_import_seen`` the ids met in
   an earlier chunk (then ``INSERT ... SELECT`` adds this chunk's ids to it);
-* new contracts get their ids from the sequence up front and are copied
-  straight into ``contract``; changed contracts are copied into
+* new contracts get their ids from the sequence up front (their postings name
+  them at once) and are copied straight into ``contract``; changed contracts are copied into
   ``loyaltyctl_import_changes`` and applied with one ``UPDATE ... FROM``;
 * postings are copied straight into ``posting`` (the sequence gives ids).
 
@@ -80,18 +80,14 @@ class PgStage:
         }
         return again, existing
 
-    def insert_contracts(self, inserts: list[dict]) -> dict[str, int]:
-        """New contracts, ids taken from the sequence first: contract_id -> id."""
-        conn = self.conn
-        ids = next_ids(conn, "contract", len(inserts))
+    def reserve_ids(self, n: int) -> list[int]:
+        """``n`` new contract ids from the sequence (unused ones are a harmless gap)."""
+        return next_ids(self.conn, "contract", n)
+
+    def insert_contracts(self, inserts: list[dict]) -> None:
+        """New contracts, their ids already assigned: COPY straight into ``contract``."""
         keys = list(inserts[0])
-        copy_rows(
-            conn,
-            "contract",
-            ["id", *keys],
-            ((i, *(d[k] for k in keys)) for i, d in zip(ids, inserts, strict=True)),
-        )
-        return {d["contract_id"]: i for i, d in zip(ids, inserts, strict=True)}
+        copy_rows(self.conn, "contract", keys, (tuple(d[k] for k in keys) for d in inserts))
 
     def update_contracts(self, changes: list[dict]) -> None:
         """Changed contracts (``_pk`` plus new values): staged, then one UPDATE ... FROM."""
