@@ -99,6 +99,7 @@ def copy(
         str,
         typer.Option(
             "--to",
+            metavar="URL|PATH",
             help="The database to fill: a SQLAlchemy URL (postgresql+psycopg://user@host/dbname) or a "
             "SQLite file.  It must be new or empty.",
         ),
