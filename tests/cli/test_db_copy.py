@@ -35,7 +35,18 @@ def build_program(cli) -> None:
         ("bo@bolt.se", "BOLT"),
         ("britt@bolt.se", "BOLT"),
     ):
-        cli("sellers", "add", email, "--partner", partner, "--name", email[:4], "--enrolled-on", "2026-01-01")
+        cli(
+            "sellers",
+            "add",
+            email,
+            "--partner",
+            partner,
+            "--name",
+            email[:4],
+            "--enrolled-on",
+            "2026-01-01",
+            ok=True,
+        )
     cli("campaigns", "add", "Jul", "--from", "2026-07-01", "--to", "2026-07-31", "--multiplier", "2", ok=True)
     rows = (
         contract("C1", "BOLT", "bo@bolt.se", "2026-10-05", 400000)
@@ -46,7 +57,8 @@ def build_program(cli) -> None:
     )
     header = "contract_id,partner_code,seller_email,start_date,amount,product,status\n"
     cli("contracts", "import", "-", input=header + rows, ok=True)
-    cli("quiz", "create", "Q1", "--title", "Leasing", "--questions", "5", "--points-per-correct", "50")
+    quiz = ("Q1", "--title", "Leasing", "--questions", "5", "--points-per-correct", "50")
+    cli("quiz", "create", *quiz, ok=True)
     cli("quiz", "award", "Q1", "--seller", "bo@bolt.se", "--correct", "4", ok=True)
     cli("rules", "set", "lead_points", "500", "--from", "2026-01-01", ok=True)
     cli("leads", "add", "--seller", "britt@bolt.se", "--company", "Fabrik AB", ok=True)
