@@ -35,18 +35,8 @@ def build_program(cli) -> None:
         ("bo@bolt.se", "BOLT"),
         ("britt@bolt.se", "BOLT"),
     ):
-        cli(
-            "sellers",
-            "add",
-            email,
-            "--partner",
-            partner,
-            "--name",
-            email[:4],
-            "--enrolled-on",
-            "2026-01-01",
-            ok=True,
-        )
+        seller = (email, "--partner", partner, "--name", email[:4], "--enrolled-on", "2026-01-01")
+        cli("sellers", "add", *seller, ok=True)
     cli("campaigns", "add", "Jul", "--from", "2026-07-01", "--to", "2026-07-31", "--multiplier", "2", ok=True)
     rows = (
         contract("C1", "BOLT", "bo@bolt.se", "2026-10-05", 400000)
