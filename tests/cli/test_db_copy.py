@@ -209,3 +209,17 @@ def test_refusals_and_a_copy_that_does_not_verify(cli, tmp_path, monkeypatch):
     assert balances(cli, str(bad)) == EXPECTED_BALANCES
     r = cli("db", "copy", "--to", str(bad))
     assert r.exit_code == 4 and "is not empty" in r.stderr
+
+    # A source whose ledger does not add up is not copied at all.
+    from sqlalchemy import text
+
+    home = os.environ["LOYALTYCTL_DB"]
+    engine = engine_of(home)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE account SET balance = balance - 100 WHERE id = 1"))
+    engine.dispose()
+    never = tmp_path / "never.db"
+    r = cli("db", "copy", "--to", str(never))
+    assert r.exit_code == 6, r.stderr
+    assert "db check fails on the source" in r.stderr and "(balances)" in r.stderr
+    assert "nothing was copied" in r.stderr and not never.exists()
