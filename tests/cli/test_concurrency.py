@@ -1,15 +1,15 @@
-"""Real processes on one database: concurrent writers queue behind BEGIN
-IMMEDIATE and lose nothing; a writer that cannot get the lock in time exits 5
-with one clear line."""
+"""Real processes on one database: concurrent writers queue behind the write
+lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: the advisory lock) and lose nothing;
+a writer that cannot get the lock in time exits 5 with one clear line."""
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 
+from conftest import hold_write_lock
 from factories import HEADER, small_program
 from sqlalchemy import func, select
 
@@ -73,23 +73,18 @@ def test_four_concurrent_imports_are_all_applied_exactly(db, tmp_path, cli):
     cli("db", "check", ok=True)
 
 
-def test_a_writer_that_cannot_get_the_lock_exits_5_with_one_line(db, db_path, tmp_path, cli, monkeypatch):
+def test_a_writer_that_cannot_get_the_lock_exits_5_with_one_line(db, db_url, tmp_path, cli, monkeypatch):
     small_program(db)
     db.dispose()
     path = tmp_path / "one.csv"
     path.write_text(HEADER + "C1,BOLT,bo@bolt.se,2026-01-10,250000,leasing,started\n", encoding="utf-8")
 
-    holder = sqlite3.connect(db_path, isolation_level=None)
-    try:
-        holder.execute("BEGIN IMMEDIATE")
+    with hold_write_lock(db_url):
         p = popen("contracts", "import", str(path), env={"LOYALTYCTL_BUSY_TIMEOUT": "1"})
         out, err = p.communicate(timeout=30)
-        # readers are not blocked by a writer (WAL)
+        # readers are not blocked by a writer (WAL; PostgreSQL's snapshots)
         monkeypatch.setenv("LOYALTYCTL_BUSY_TIMEOUT", "1")
         assert len(json.loads(cli("points", "balance", "-f", "json", ok=True).stdout)) == 3
-        holder.execute("ROLLBACK")
-    finally:
-        holder.close()
 
     text = err.decode()
     assert p.returncode == 5, text
@@ -105,8 +100,8 @@ def test_a_writer_that_cannot_get_the_lock_exits_5_with_one_line(db, db_path, tm
     assert "+2600 points posted" in cli("contracts", "import", str(path), ok=True).stdout
 
 
-def test_processes_creating_a_new_database_at_once_all_succeed(tmp_path, cli):
-    fresh = tmp_path / "new" / "loyalty.db"
+def test_processes_creating_a_new_database_at_once_all_succeed(fresh_db, cli):
+    fresh = fresh_db()
     env = {"LOYALTYCTL_DB": str(fresh)}
     procs = [popen("partners", "enroll", f"P{n}", "--name", f"Partner {n}", env=env) for n in range(3)]
     for p in procs:
