@@ -192,10 +192,12 @@ def _describe_pg_error(exc: BaseException, text: str, where: str) -> LoyaltyErro
         # psycopg: 'connection failed: connection to server at "127.0.0.1", port 5433
         # failed: Connection refused'; the password never appears in `where`.
         reason = _connection_reason(exc)
-        return DatabaseProblem(
-            f"cannot connect to PostgreSQL database {where}: {reason}",
-            hint="is the server running and reachable? check --db / LOYALTYCTL_DB",
-        )
+        hint = "is the server running and reachable? check --db / LOYALTYCTL_DB"
+        if "does not exist" in low:
+            hint = "create it first (createdb NAME), then run the command again"
+        elif "authentication" in low or "password" in low:
+            hint = "check the user and password in --db / LOYALTYCTL_DB (or ~/.pgpass)"
+        return DatabaseProblem(f"cannot connect to PostgreSQL database {where}: {reason}", hint=hint)
     if state is not None and state.startswith("28"):  # invalid authorization
         return DatabaseProblem(
             f"cannot connect to PostgreSQL database {where}: {text}",

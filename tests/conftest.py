@@ -52,14 +52,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_only(reason): a test about SQLite files or PRAGMAs; runs on SQLite alone"
     )
+    config.addinivalue_line(
+        "markers", "postgresql_only(reason): a test about PostgreSQL itself; runs on PostgreSQL alone"
+    )
     if REQUIRE_PG and not PG_URL:
         raise pytest.UsageError("LOYALTYCTL_REQUIRE_POSTGRES=1 but LOYALTYCTL_TEST_POSTGRES_URL is not set")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        only = metafunc.definition.get_closest_marker("sqlite_only")
-        names = ["sqlite"] if only else ["sqlite", "postgresql"]
+        names = ["sqlite", "postgresql"]
+        if metafunc.definition.get_closest_marker("sqlite_only"):
+            names = ["sqlite"]
+        elif metafunc.definition.get_closest_marker("postgresql_only"):
+            names = ["postgresql"]
         metafunc.parametrize("backend", names, indirect=True, scope="session")
 
 
@@ -109,39 +115,55 @@ class PgServer:
         database.ensure_schema()
         database.dispose()
         self._recreate()
-        self._empty = snapshot_pg(self)
+        self._empty = snapshot_pg(self._conn())
         self._fingerprint = self.fingerprint()
 
     def _recreate(self) -> None:
+        self._close()
         with self.connect() as con:
             con.execute(f'DROP DATABASE IF EXISTS "{self.base}" WITH (FORCE)')
             con.execute(f'CREATE DATABASE "{self.base}" TEMPLATE "{self.template}"')
 
+    FINGERPRINT = (
+        "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        "        WHERE n.nspname = 'public'),"
+        " (SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public'),"
+        " (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+        "  JOIN pg_namespace n ON n.oid = c.relnamespace"
+        "  WHERE n.nspname = 'public' AND NOT t.tgisinternal AND t.tgenabled <> 'D'),"
+        " (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+        "  WHERE n.nspname = 'public'),"
+        " (SELECT count(*) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace"
+        "  WHERE n.nspname = 'public')"
+    )
+
     def fingerprint(self) -> tuple:
-        """The schema in a few numbers: tables, columns, indexes, triggers, functions."""
-        with self.connect(self.base) as con:
-            return con.execute(
-                "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "        WHERE n.nspname = 'public'),"
-                " (SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public'),"
-                " (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
-                "  JOIN pg_namespace n ON n.oid = c.relnamespace"
-                "  WHERE n.nspname = 'public' AND NOT t.tgisinternal AND t.tgenabled <> 'D'),"
-                " (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-                "  WHERE n.nspname = 'public'),"
-                " (SELECT count(*) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace"
-                "  WHERE n.nspname = 'public')"
-            ).fetchone()
+        """The schema in a few numbers: relations, columns, triggers, functions, constraints."""
+        return self._conn().execute(self.FINGERPRINT).fetchone()
+
+    _con = None
+
+    def _conn(self):
+        """One connection to the test database, kept between tests (idle, autocommit)."""
+        if self._con is None or self._con.closed or self._con.broken:
+            self._con = self.connect(self.base)
+        return self._con
+
+    def _close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     def reset(self, snap: Snapshot | None = None) -> None:
         """The test database as ``snap`` (default: empty, migrated)."""
         try:
             if self.fingerprint() != self._fingerprint:
                 raise RuntimeError("schema changed")
-            restore_pg(self, snap or self._empty)
+            restore_pg(self._conn(), snap or self._empty)
         except Exception:
+            self._close()
             self._recreate()
-            restore_pg(self, snap or self._empty)
+            restore_pg(self._conn(), snap or self._empty)
 
     def fresh_url(self) -> str:
         """A new, empty database (not even migrated), dropped at the end of the session."""
@@ -154,6 +176,7 @@ class PgServer:
         return self.url_of(name)
 
     def stop(self) -> None:
+        self._close()
         with self.connect() as con:
             for name in [*self._fresh, self.base, self.template]:
                 con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -173,39 +196,42 @@ def _tables(con) -> list[str]:
     ]
 
 
-def snapshot_pg(pg: PgServer) -> Snapshot:
+def snapshot_pg(con) -> Snapshot:
     tables, sequences = {}, {}
-    with pg.connect(pg.base) as con:
-        for t in _tables(con):
-            cur = con.execute(f'SELECT * FROM "{t}"')
-            tables[t] = ([d.name for d in cur.description], cur.fetchall())
-        for (seq,) in con.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relkind = 'S' AND n.nspname = 'public'"
-        ).fetchall():
-            sequences[seq] = con.execute(f'SELECT last_value, is_called FROM "{seq}"').fetchone()
+    for t in _tables(con):
+        cur = con.execute(f'SELECT * FROM "{t}"')
+        tables[t] = ([d.name for d in cur.description], cur.fetchall())
+    for (seq,) in con.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind = 'S' AND n.nspname = 'public'"
+    ).fetchall():
+        sequences[seq] = con.execute(f'SELECT last_value, is_called FROM "{seq}"').fetchone()
     return Snapshot(tables, sequences)
 
 
-def restore_pg(pg: PgServer, snap: Snapshot) -> None:
-    with pg.connect(pg.base, autocommit=False) as con:
-        con.execute("SET lock_timeout = '10s'")
-        # Neither foreign keys nor the append-only triggers fire in replica mode.
-        con.execute("SET LOCAL session_replication_role = replica")
-        names = _tables(con)
-        if set(names) != set(snap.tables):
+def restore_pg(con, snap: Snapshot) -> None:
+    """Every table emptied and filled from ``snap``, every sequence put back, in
+    one transaction and few round trips.  Neither foreign keys nor the
+    append-only triggers fire in replica mode."""
+    with con.transaction():
+        if set(_tables(con)) != set(snap.tables):
             raise RuntimeError("tables changed")
-        for t in names:
-            con.execute(f'DELETE FROM "{t}"')
+        deletes = "".join(f'DELETE FROM "{t}";' for t in snap.tables)
+        con.execute("SET LOCAL lock_timeout = '10s'; SET LOCAL session_replication_role = replica;" + deletes)
         with con.cursor() as cur:
             for t, (cols, rows) in snap.tables.items():
                 if rows:
                     cols_sql = ", ".join(f'"{c}"' for c in cols)
                     marks = ", ".join(["%s"] * len(cols))
                     cur.executemany(f'INSERT INTO "{t}" ({cols_sql}) VALUES ({marks})', rows)
-        for seq, (last, called) in snap.sequences.items():
-            con.execute("SELECT setval(%s, %s, %s)", (f'"{seq}"', last, called))
-        con.commit()
+        if snap.sequences:
+            con.execute(
+                "SELECT "
+                + ", ".join(
+                    f"setval('\"{seq}\"', {int(last)}, {'true' if called else 'false'})"
+                    for seq, (last, called) in snap.sequences.items()
+                )
+            )
 
 
 @pytest.fixture(scope="session")
@@ -427,7 +453,7 @@ def build_template(backend: str, request: pytest.FixtureRequest, tmp_path_factor
     pg = request.getfixturevalue("pg_server")
     pg.reset()
     build(pg.url)
-    return Template(backend, None, snapshot_pg(pg), pg)
+    return Template(backend, None, snapshot_pg(pg._conn()), pg)
 
 
 @pytest.fixture

@@ -58,15 +58,58 @@ def _account_names(session: Session) -> dict[int, str]:
     return {aid: email or code for aid, email, code in rows}
 
 
+# Tables whose rows the database itself refuses to change (migrations 0001, 0002).
+APPEND_ONLY = ("posting", "rule_version", "quiz_award", "leaderboard_run", "leaderboard_award")
+
+PG_INTEGRITY = "PostgreSQL: the append-only triggers are in place and every constraint is validated"
+
+
 def _integrity(session: Session, r: CheckResult, db: Database) -> None:
     if not db.is_sqlite:
+        _pg_integrity(session, r)
         return
+    triggers = {
+        name for (name,) in session.exec(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).all()
+    }
+    for table in APPEND_ONLY:
+        for action in ("update", "delete"):
+            if f"{table}_no_{action}" not in triggers:
+                r.add(f"append-only trigger {table}_no_{action} is missing: {table} rows can be changed")
     for (msg,) in session.exec(text("PRAGMA integrity_check(100)")).all():
         for line in str(msg).splitlines():
             if line != "ok" and not line.startswith("*** in database"):
                 r.add(f"integrity_check: {line}")
     for row in session.exec(text("PRAGMA foreign_key_check")).all():
         r.add(f"foreign_key_check: table {row[0]} row {row[1]} points to a missing {row[2]}")
+
+
+def _pg_integrity(session: Session, r: CheckResult) -> None:
+    """PostgreSQL checks its pages itself; what can go wrong here is a trigger
+    dropped or disabled by hand, or a constraint added NOT VALID."""
+    enabled = {
+        table: state
+        for table, state in session.exec(
+            text(
+                "SELECT c.relname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "JOIN pg_proc p ON p.oid = t.tgfoid "
+                "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal "
+                "AND p.proname = 'loyaltyctl_append_only'"
+            )
+        ).all()
+    }
+    for table in APPEND_ONLY:
+        state = enabled.get(table)
+        if state is None:
+            r.add(f"append-only trigger {table}_append_only is missing: {table} rows can be changed")
+        elif state == "D":
+            r.add(f"append-only trigger {table}_append_only is disabled: {table} rows can be changed")
+    for table, name in session.exec(
+        text(
+            "SELECT c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND NOT k.convalidated ORDER BY 1, 2"
+        )
+    ).all():
+        r.add(f"constraint {name} on {table} is NOT VALID: existing rows were never checked")
 
 
 def _balances(session: Session, r: CheckResult) -> None:
@@ -206,7 +249,11 @@ def _leaderboard(session: Session, r: CheckResult) -> None:
 
 
 CHECKS: list[tuple[str, str, Callable]] = [
-    ("integrity", "SQLite integrity_check and foreign_key_check", _integrity),
+    (
+        "integrity",
+        "SQLite integrity_check and foreign_key_check; the append-only triggers are in place",
+        _integrity,
+    ),
     ("balances", "every cached balance equals the sum of its postings", _balances),
     ("holds", "held points equal the pending redemptions", _holds),
     ("idempotency", "every posting's idempotency key is unique", _keys),
@@ -221,6 +268,8 @@ def check(*, session: Session, db: Database) -> list[CheckResult]:
     from sqlalchemy.exc import DBAPIError
 
     for name, description, fn in CHECKS:
+        if name == "integrity" and not db.is_sqlite:
+            description = PG_INTEGRITY
         r = CheckResult(name, description)
         try:
             if name == "integrity":

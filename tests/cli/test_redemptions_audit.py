@@ -20,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
+from loyaltyctl.db import WRITE_LOCK
 from loyaltyctl.services import redemptions
 
 
@@ -85,12 +86,19 @@ def traced(cli, *args: str) -> list[str]:
     return statements
 
 
+# How a transaction starts: SQLite's BEGIN (IMMEDIATE for a writer); on
+# PostgreSQL psycopg sends BEGIN itself, and loyaltyctl's first statement is the
+# write lock or, for a reader, SET TRANSACTION.
+STARTS = ("BEGIN", "SELECT PG_ADVISORY_XACT_LOCK", "SET TRANSACTION")
+
+
 def assert_under_write_lock(statements: list[str], first_read: str, last_write: str) -> None:
     read = next(i for i, s in enumerate(statements) if s.startswith(first_read))
     write = max(i for i, s in enumerate(statements) if s.startswith(last_write))
-    began = max(i for i, s in enumerate(statements[:read]) if s.startswith("BEGIN"))
-    assert statements[began] == "BEGIN IMMEDIATE"  # the write lock before the first read
-    assert not any(s.startswith(("COMMIT", "ROLLBACK", "BEGIN")) for s in statements[began + 1 : write])
+    began = max(i for i, s in enumerate(statements[:read]) if s.startswith(STARTS))
+    # the write lock before the first read
+    assert statements[began] in ("BEGIN IMMEDIATE", f"SELECT PG_ADVISORY_XACT_LOCK({WRITE_LOCK})")
+    assert not any(s.startswith(("COMMIT", "ROLLBACK", *STARTS)) for s in statements[began + 1 : write])
 
 
 def test_the_availability_check_runs_under_the_write_lock(prog, cli):
