@@ -110,3 +110,62 @@ def test_processes_creating_a_new_database_at_once_all_succeed(fresh_db, cli):
     listed = json.loads(cli("--db", str(fresh), "partners", "list", "-f", "json", ok=True).stdout)
     assert sorted(p["code"] for p in listed) == ["P0", "P1", "P2"]
     cli("--db", str(fresh), "db", "check", ok=True)
+
+
+def test_imports_a_leaderboard_run_and_approvals_at_once_give_exact_totals(db, tmp_path, cli):
+    """Seven processes at once: two imports, three runs of one leaderboard month,
+    two overlapping approvals.  January (rewards_program): anna 2 600 and bo
+    2 600 share rank 1 (5 000 each), arne 1 100 is 3rd (1 000); the imports are
+    dated March, so they cannot move January."""
+    from factories import rewards_program
+
+    rewards_program(db)
+    for who, rid in (("bo@bolt.se", "R1"), ("ACME", "R2"), ("ACME", "R3")):
+        cli("redemptions", "request", who, "MUG", "--id", rid, ok=True)  # 500 each
+    db.dispose()
+    files = []
+    for n in range(2):  # 50 contracts of 100 000 SEK for britt: 1 100 points each
+        path = tmp_path / f"march-{n}.csv"
+        path.write_text(
+            HEADER
+            + "".join(
+                f"M{n}-{i},BOLT,britt@bolt.se,2026-03-{1 + i % 28:02d},100000,leasing,started\n"
+                for i in range(50)
+            ),
+            encoding="utf-8",
+        )
+        files.append(path)
+    procs = [popen("contracts", "import", str(f)) for f in files]
+    runs = [popen("leaderboard", "run", "--month", "2026-01", "-f", "json") for _ in range(3)]
+    procs += runs
+    procs += [popen("redemptions", "approve", "R1", "R2"), popen("redemptions", "approve", "R2", "R3")]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err.decode()
+    results = sorted(json.loads(outputs[procs.index(r)][0])["result"] for r in runs)
+    assert results == ["already awarded", "already awarded", "awarded"], results
+
+    balances = {r["account"]: r for r in json.loads(cli("points", "balance", "-f", "json", ok=True).stdout)}
+    assert balances["britt@bolt.se"]["balance"] == 100 * 1_100
+    assert balances["bo@bolt.se"]["balance"] == 2_600 + 5_000 - 500
+    assert balances["ACME"]["balance"] == 3_700 + 5_000 + 1_000 - 2 * 500
+    assert all(r["held"] == 0 for r in balances.values())
+    with db.session() as s:
+        assert s.exec(select(func.sum(Account.balance))).scalar() == 110_000 + 7_100 + 8_700
+        assert s.exec(select(func.count()).select_from(Posting).where(Posting.kind == "bonus")).scalar() == 3
+    cli("db", "check", ok=True)
+
+
+def test_requests_made_at_the_same_moment_get_distinct_ids(db, cli):
+    from factories import rewards_program
+
+    rewards_program(db)
+    db.dispose()
+    procs = [popen("redemptions", "request", "bo@bolt.se", "MUG", "-f", "json") for _ in range(3)]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err.decode()
+    ids = sorted(r["id"] for out, _ in outputs for r in json.loads(out))
+    assert ids == ["R000001", "R000002", "R000003"]
+    bo = json.loads(cli("points", "balance", "bo@bolt.se", "-f", "json", ok=True).stdout)[0]
+    assert (bo["balance"], bo["held"]) == (2_600, 1_500)
