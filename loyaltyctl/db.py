@@ -193,9 +193,9 @@ def _describe_pg_error(exc: BaseException, text: str, where: str) -> LoyaltyErro
         # failed: Connection refused'; the password never appears in `where`.
         reason = _connection_reason(exc)
         hint = "is the server running and reachable? check --db / LOYALTYCTL_DB"
-        if "does not exist" in low:
+        if 'database "' in low and "does not exist" in low:
             hint = "create it first (createdb NAME), then run the command again"
-        elif "authentication" in low or "password" in low:
+        elif "authentication" in low or "password" in low or 'role "' in low:
             hint = "check the user and password in --db / LOYALTYCTL_DB (or ~/.pgpass)"
         return DatabaseProblem(f"cannot connect to PostgreSQL database {where}: {reason}", hint=hint)
     if state is not None and state.startswith("28"):  # invalid authorization
@@ -214,10 +214,9 @@ def _describe_pg_error(exc: BaseException, text: str, where: str) -> LoyaltyErro
 def _connection_reason(exc: BaseException) -> str:
     """The last meaningful line of psycopg's connection error ("Connection
     refused", "timeout expired"), without the password it never prints."""
-    raw = str(getattr(exc, "orig", None) or exc).strip()
-    parts = [p.strip() for p in raw.replace("\n", " ").split(":") if p.strip()]
-    tail = parts[-1] if parts else raw
-    return tail.splitlines()[0] if tail else "connection failed"
+    first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+    parts = [p.strip() for p in first.split(":") if p.strip()]
+    return parts[-1] if parts else "connection failed"
 
 
 def display_url(url: str) -> str:

@@ -125,6 +125,13 @@ class PgServer:
 
     def start(self) -> None:
         with self.connect() as con:
+            # Databases left by a test run that was killed (its pid is gone).
+            for (name,) in con.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'lct\\_%'"
+            ).fetchall():
+                pid = name.split("_")[1]
+                if pid.isdigit() and not _alive(int(pid)):
+                    con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             for name in (self.base, self.template):
                 con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             con.execute(f'CREATE DATABASE "{self.template}"')
@@ -197,6 +204,16 @@ class PgServer:
         with self.connect() as con:
             for name in [*self._fresh, self.base, self.template]:
                 con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Snapshot:
