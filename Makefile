@@ -10,7 +10,7 @@ help:
 	@echo "make demo   build a program database from sample_data/ and show a short tour"
 	@echo "make test   run the test suite (SQLite; PostgreSQL too with LOYALTYCTL_TEST_POSTGRES_URL)"
 	@echo "make lint   ruff check and format check"
-	@echo "make bench  run the benchmarks (slow; not part of make test)"
+	@echo "make bench  run the benchmarks (1M rows, slow; not part of make test); BENCH=--quick for 100k"
 	@echo "make stress kill -9 a 200 000-row import five times, prove nothing lost (slow; not in make test)"
 
 $(STAMP): pyproject.toml
@@ -38,7 +38,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix loyaltyctl tests sample_data benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH)
 
 stress: $(STAMP)
 	$(BIN)/python benchmarks/stress.py

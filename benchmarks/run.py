@@ -1,25 +1,28 @@
 """Benchmarks: speed goals live here, not in timed tests (`make bench`).
 
-This first cut measures the contract import, the hot path of every nightly
-cron job, the way a program office runs it: the real CLI as a subprocess, on a
-seeded file, several times, reporting the median wall time, rows per second,
-peak memory, and the ratio to the `sqlite3` shell's `.import` of the same file
-into a bare table, measured in the same run (the C reference).
+Every case runs the real CLI as a subprocess on seeded files (see
+generate.py), several times, and prints the median wall time, rows per second
+where it applies, peak memory, and the ratio to a reference measured in the
+same run: the `sqlite3` shell's `.import` of the same file into a bare table
+(for the changes file: into a table already holding the same contracts, same
+unique key, via a temporary table and INSERT OR REPLACE).  Query times are
+measured inside Python (the service call only) and reported apart from wall
+time, with SQLite's EXPLAIN QUERY PLAN of each query.
 
-    python benchmarks/run.py [--rows 100000] [--repeat 3]
+    python benchmarks/run.py [--rows 1000000] [--repeat 3] [--quick]
 
-The full suite and its targets (1M rows, re-import, changes file, queries,
-start-up) are the speed issue's to add; the numbers this prints are what the
-README quotes as the current standing.
+--quick is a 100 000-row smoke run with one repetition.  Needs the sqlite3
+shell (Debian: apt-get install -y sqlite3).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import random
 import resource
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -28,108 +31,243 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from generate import generate  # noqa: E402
+
 CLI = [sys.executable, "-m", "loyaltyctl"]
-HEADER = "contract_id,partner_code,seller_email,start_date,amount,product,status\n"
+TODAY = "2026-11-22"
+EXPORT = ["statements", "export", "--month", "2026-11", "-f"]
+COLUMNS = (
+    "contract_id TEXT PRIMARY KEY, partner_code TEXT, seller_email TEXT, "
+    "start_date TEXT, amount TEXT, product TEXT, status TEXT"
+)
 
 
-def generate(directory: Path, rows: int, seed: int = 7) -> tuple[Path, Path, Path]:
-    """200 partners (every fourth pooled), 5 000 sellers, `rows` contracts of 2026."""
-    rnd = random.Random(seed)
-    partners, sellers, contracts = (
-        directory / "partners.csv",
-        directory / "sellers.csv",
-        directory / "contracts.csv",
-    )
-    with partners.open("w") as f:
-        f.write("code,name,mode,consent\n")
-        for p in range(200):
-            f.write(f"P{p:03d},Partner {p} AB,{'pooled' if p % 4 == 0 else 'individual'},yes\n")
-    with sellers.open("w") as f:
-        f.write("email,name,partner_code,enrolled_on\n")
-        for s in range(5000):
-            f.write(f"s{s}@p{s % 200:03d}.se,Seller {s},P{s % 200:03d},2025-01-01\n")
-    with contracts.open("w") as f:
-        f.write(HEADER)
-        for i in range(rows):
-            s = rnd.randrange(5000)
-            amount = round(rnd.lognormvariate(12.5, 0.8), 2)
-            amount = min(max(amount, 20000.0), 5_000_000.0)
-            status = rnd.choices(("started", "registered", "cancelled"), (90, 6, 4))[0]
-            product = rnd.choice(("leasing", "loan", "rental"))
-            day = f"2026-{rnd.randint(1, 10):02d}-{rnd.randint(1, 28):02d}"
-            f.write(f"K{i:09d},P{s % 200:03d},s{s}@p{s % 200:03d}.se,{day},{amount:.2f},{product},{status}\n")
-    return partners, sellers, contracts
+class Child:
+    """Peak RSS of child processes: ru_maxrss of RUSAGE_CHILDREN is the max over
+    every child so far, so each measurement reports the max of its own runs only
+    when it rose; we run the heaviest case (the first import) first."""
+
+    @staticmethod
+    def peak_mb() -> float:
+        return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def timed(cmd: list[str], env: dict, stdin: Path | None = None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def run(cmd: list[str], env: dict | None = None, stdin: bytes | None = None) -> float:
     start = time.perf_counter()
-    with open(stdin or os.devnull, "rb") as inp:
-        done = subprocess.run(cmd, env=env, stdin=inp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if done.returncode:
-        sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr.decode()}")
+    done = subprocess.run(cmd, env=env, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - start
-    # ru_maxrss of children is the max over all children so far: use a fresh
-    # process per measurement and report the max, which is what a cron box sees.
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before)
+    if done.returncode:
+        sys.exit(f"{' '.join(map(str, cmd))} failed ({done.returncode}):\n{done.stderr.decode()[-2000:]}")
+    return wall
 
 
-def sqlite_reference(csv_path: Path, work: Path) -> float:
-    """The sqlite3 shell importing the same file into a bare table."""
-    db = work / "reference.db"
-    db.unlink(missing_ok=True)
+def fresh(db: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def postings(db: Path) -> int:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT count(*) FROM posting").fetchone()[0]
+    finally:
+        con.close()
+
+
+def sqlite_import(csv_path: Path, db: Path) -> float:
+    """The C reference: the sqlite3 shell importing the file into a bare table."""
+    fresh(db)
+    script = f"CREATE TABLE c ({COLUMNS});\n.import --csv --skip 1 {csv_path} c\n"
+    return run(["sqlite3", str(db)], stdin=script.encode())
+
+
+def sqlite_changes(contracts: Path, changes: Path, db: Path) -> float:
+    """The reference for the changes file: the same contracts loaded (not timed),
+    then the changes imported into a temporary table and merged by key (timed)."""
+    sqlite_import(contracts, db)
     script = (
-        "CREATE TABLE c (contract_id TEXT PRIMARY KEY, partner_code TEXT, seller_email TEXT, "
-        "start_date TEXT, amount TEXT, product TEXT, status TEXT);\n"
-        f".import --csv --skip 1 {csv_path} c\n"
+        f"CREATE TEMP TABLE t ({COLUMNS});\n.import --csv --skip 1 {changes} t\n"
+        "INSERT OR REPLACE INTO c SELECT * FROM t;\n"
     )
-    start = time.perf_counter()
-    subprocess.run(["sqlite3", str(db)], input=script.encode(), check=True)
-    return time.perf_counter() - start
+    return run(["sqlite3", str(db)], stdin=script.encode())
+
+
+def line(name: str, walls: list[float], *, rows: int = 0, ref: float = 0.0, extra: str = "") -> str:
+    med = statistics.median(walls)
+    text = f"{name:34} {med:8.2f} s"
+    if rows:
+        text += f"  {rows / med:10,.0f} rows/s"
+    if ref:
+        text += f"  {med / ref:6.1f}x reference"
+    return text + (f"  {extra}" if extra else "")
+
+
+QUERIES = r"""
+import json, statistics, sys, time
+from datetime import date
+from sqlalchemy import event
+from loyaltyctl.db import Database, resolve_url
+from loyaltyctl.services import leaderboard, points, statements
+
+email, repeat = sys.argv[1], int(sys.argv[2])
+db = Database(resolve_url(None))
+out = {}
+with db.session() as session:
+    seen = []
+    conn = session.connection()
+
+    def spy(conn_, cursor, statement, params, context, executemany):
+        seen.append((statement, params))
+
+    cases = {
+        "leaderboard --month 2026-10": lambda: leaderboard.live_standings(
+            session, leaderboard.period_of(month="2026-10", year=None)),
+        "leaderboard --year 2026": lambda: leaderboard.live_standings(
+            session, leaderboard.period_of(month=None, year="2026")),
+        "points balance EMAIL": lambda: points.balances(session=session, ref=email, on=None),
+        "points balance (all accounts)": lambda: points.balances(session=session, ref=None, on=None),
+        "statement, one seller, a month": lambda: statements.statements(
+            session=session, date_from=date(2026, 11, 1), date_to=date(2026, 11, 30), ref=email),
+        "statements, every account, a month": lambda: statements.statements(
+            session=session, date_from=date(2026, 11, 1), date_to=date(2026, 11, 30)),
+    }
+    for name, call in cases.items():
+        call()  # warm: the first call loads rules and caches
+        times = []
+        for _ in range(1 if "every account" in name else repeat):
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+        seen.clear()
+        event.listen(conn, "before_cursor_execute", spy)
+        call()
+        event.remove(conn, "before_cursor_execute", spy)
+        plans = []
+        raw = conn.connection.dbapi_connection.cursor()
+        for statement, params in seen:
+            if statement.lstrip().upper().startswith("SELECT") and "posting" in statement:
+                rows = raw.execute("EXPLAIN QUERY PLAN " + statement, params).fetchall()
+                plans.append([r[-1] for r in rows])
+        out[name] = {"ms": statistics.median(times) * 1000, "plans": plans}
+print(json.dumps(out))
+"""
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="a 100 000-row smoke run, one repetition")
+    ap.add_argument("--keep", type=Path, help="keep the files and databases in this directory")
     args = ap.parse_args()
+    if args.quick:
+        args.rows, args.repeat = 100_000, 1
     if not shutil.which("sqlite3"):
-        sys.exit("benchmarks need the sqlite3 shell: apt-get install sqlite3")
+        sys.exit("benchmarks need the sqlite3 shell: apt-get install -y sqlite3")
 
-    with tempfile.TemporaryDirectory(prefix="loyaltyctl-bench-") as tmp:
-        work = Path(tmp)
-        partners, sellers, contracts = generate(work, args.rows)
-        size_mb = contracts.stat().st_size / 1e6
-        print(f"contracts file: {args.rows} rows, {size_mb:.1f} MB (seeded)")
-        first, again, refs, peaks = [], [], [], []
-        for _ in range(args.repeat):
-            db = work / "bench.db"
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
-            env = {**os.environ, "LOYALTYCTL_DB": str(db), "LOYALTYCTL_TODAY": "2026-11-22"}
-            subprocess.run(
-                [*CLI, "partners", "import", str(partners)], env=env, check=True, stdout=subprocess.DEVNULL
-            )
-            subprocess.run(
-                [*CLI, "sellers", "import", str(sellers)], env=env, check=True, stdout=subprocess.DEVNULL
-            )
-            wall, peak = timed([*CLI, "contracts", "import", str(contracts)], env)
-            first.append(wall)
-            peaks.append(peak)
-            wall, _ = timed([*CLI, "contracts", "import", str(contracts)], env)
-            again.append(wall)
-            refs.append(sqlite_reference(contracts, work))
-        ref = statistics.median(refs)
-        for name, runs in (("first import", first), ("re-import, unchanged", again)):
-            med = statistics.median(runs)
-            print(
-                f"{name:22} median {med:6.2f} s  {args.rows / med:9,.0f} rows/s  "
-                f"ratio to sqlite3 .import {med / ref:5.1f}x"
-            )
-        print(f"{'sqlite3 .import':22} median {ref:6.2f} s  (reference, same file, same run)")
-        print(f"peak memory of the import: {max(peaks) / 1024:.0f} MB")
+    tmp = None
+    if args.keep:
+        work = args.keep
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="loyaltyctl-bench-")
+        work = Path(tmp.name)
+    try:
+        bench(args, work)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def bench(args, work: Path) -> None:
+    files = generate(work, args.rows)
+    contracts, changes = files["contracts"], files["changes"]
+    n_changes = sum(1 for _ in changes.open()) - 1
+    version = subprocess.run(["sqlite3", "--version"], capture_output=True, text=True).stdout.split()[0]
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M')} {os.uname().nodename}, {os.cpu_count()} cores, "
+        f"Python {sys.version.split()[0]}, sqlite3 shell {version}"
+    )
+    print(
+        f"contracts file: {args.rows:,} rows, {contracts.stat().st_size / 1e6:.1f} MB; "
+        f"changes file: {n_changes:,} rows (seeded); median of {args.repeat}\n"
+    )
+    db = work / "bench.db"
+    env = {**os.environ, "LOYALTYCTL_DB": str(db), "LOYALTYCTL_TODAY": TODAY}
+    env.pop("LOYALTYCTL_DEBUG", None)
+
+    def load_people() -> None:
+        fresh(db)
+        run([*CLI, "partners", "import", str(files["partners"])], env)
+        run([*CLI, "sellers", "import", str(files["sellers"])], env)
+
+    first, again, change, refs, change_refs = [], [], [], [], []
+    peak_first = peak_again = peak_change = 0.0
+    for _ in range(args.repeat):
+        load_people()
+        first.append(run([*CLI, "contracts", "import", str(contracts)], env))
+        peak_first = max(peak_first, Child.peak_mb())
+        before = postings(db)
+        again.append(run([*CLI, "contracts", "import", str(contracts)], env))
+        peak_again = max(peak_again, Child.peak_mb())
+        if postings(db) != before:
+            sys.exit("re-importing the unchanged file wrote postings")
+        change.append(run([*CLI, "contracts", "import", str(changes)], env))
+        peak_change = max(peak_change, Child.peak_mb())
+        refs.append(sqlite_import(contracts, work / "reference.db"))
+        change_refs.append(sqlite_changes(contracts, changes, work / "reference.db"))
+    fresh(work / "reference.db")
+    ref, change_ref = statistics.median(refs), statistics.median(change_refs)
+
+    print("import (wall time; RSS is the highest of the runs so far)")
+    print(line("contracts import, first", first, rows=args.rows, ref=ref, extra=f"peak {peak_first:.0f} MB"))
+    print(line("contracts import, unchanged", again, rows=args.rows, ref=ref, extra="writes nothing"))
+    print(line("contracts import, changes file", change, rows=n_changes, ref=change_ref))
+    print(line("sqlite3 .import (reference)", refs, rows=args.rows))
+    print(line("sqlite3 changes (reference)", change_refs, rows=n_changes))
+
+    # The database now holds the contracts and the changes: the commands.
+    email = "s17@p017.se"
+    out = work / "statements"
+    print("\ncommands over the loaded database (wall time)")
+    cases = [
+        ("leaderboard show --month", ["leaderboard", "show", "--month", "2026-10"]),
+        ("leaderboard show --year", ["leaderboard", "show", "--year", "2026"]),
+        ("points balance (all accounts)", ["points", "balance", "--format", "csv"]),
+        ("points balance EMAIL", ["points", "balance", email]),
+        ("statements export, csv", [*EXPORT, "csv", "--force", "-o"]),
+        ("statements export, json", [*EXPORT, "json", "--force", "-o"]),
+        ("db check", ["db", "check"]),
+        ("loyaltyctl --help", ["--help"]),
+    ]
+    for name, argv in cases:
+        if argv[-1] == "-o":
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            argv = [*argv, str(out)]
+        walls = [run([*CLI, *argv], env) for _ in range(args.repeat)]
+        extra = ""
+        if name.startswith("statements"):
+            extra = f"{len(list(out.iterdir())) - 1} statements"
+        print(line(name, walls, extra=extra))
+    walls = [run([sys.executable, "-c", "import sqlmodel"]) for _ in range(args.repeat)]
+    print(line("python -c 'import sqlmodel'", walls, extra="(start-up yardstick)"))
+
+    print("\nquery time inside Python (the service call only, median), and SQLite's plan")
+    done = subprocess.run(
+        [sys.executable, "-c", QUERIES, email, str(max(args.repeat, 5))],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        sys.exit(done.stderr[-2000:])
+    for name, r in json.loads(done.stdout).items():
+        print(f"{name:34} {r['ms']:8.1f} ms")
+        for plan in r["plans"]:
+            for step in plan:
+                print(f"{'':38}{step}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ POSTING = Posting.__table__
 ACCOUNT = Account.__table__
 
 KINDS = ("contract", "adjustment", "quiz", "lead", "bonus", "redemption")
+# Bulk writes on SQLite go through the driver's executemany (tests switch this
+# off to check that both paths store the same rows).
+DRIVER_BULK = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,12 @@ def new_batch(
     session.flush()
     assert batch.id is not None
     return batch.id
+
+
+def _processor(column, dialect):
+    """How SQLAlchemy converts a value of ``column`` for the driver."""
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return process or (lambda value: value)
 
 
 class Ledger:
@@ -107,7 +116,28 @@ class Ledger:
         index still refuses a duplicate, failing the whole transaction)."""
         if not entries:
             return
-        self.session.exec(insert(POSTING), params=[self._row(e) for e in entries])
+        conn = self.session.connection()
+        if DRIVER_BULK and conn.dialect.name == "sqlite" and len(entries) > 1:
+            # Bulk (the contract import): the driver's executemany in the same
+            # transaction, values converted once by SQLAlchemy's own processors.
+            rows = [self._row(e) for e in entries]
+            day = _processor(POSTING.c.value_date, conn.dialect)
+            booked = _processor(POSTING.c.booked_at, conn.dialect)(self.booked_at)
+            booking = day(self.booking_date)
+            days: dict[date, str] = {}
+            for r in rows:
+                v = r["value_date"]
+                r["value_date"] = days.get(v) or days.setdefault(v, day(v))
+                r["booking_date"], r["booked_at"] = booking, booked
+            cols = list(rows[0])
+            cur = conn.connection.dbapi_connection.cursor()
+            cur.executemany(
+                f"INSERT INTO posting ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                [tuple(r.values()) for r in rows],
+            )
+            cur.close()
+        else:
+            self.session.exec(insert(POSTING), params=[self._row(e) for e in entries])
         for e in entries:
             self._deltas[e.account_id] += e.points
             self.posted_points += e.points

@@ -101,8 +101,9 @@ class Posting(SQLModel, table=True):
         CheckConstraint("points <> 0", name="ck_posting_points_nonzero"),
         # Leaderboards: points attributed to sellers by value date.
         Index("ix_posting_seller_value", "seller_id", "value_date", "kind", "points"),
-        # Balances as of a booking date, history, statements.
-        Index("ix_posting_account_booking", "account_id", "booking_date"),
+        # Balances as of a booking date, history, statements; covering for the
+        # sums by account (migration 0004).
+        Index("ix_posting_account_booking_points", "account_id", "booking_date", "points"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

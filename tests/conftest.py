@@ -289,7 +289,8 @@ def pg_server() -> Iterator[PgServer]:
 
 @pytest.fixture(scope="session")
 def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
+    # A unittest-style TestCase (hypothesis' state machines) cannot be parametrized: SQLite.
+    return getattr(request, "param", "sqlite")
 
 
 @pytest.fixture(autouse=True)

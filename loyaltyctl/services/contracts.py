@@ -25,15 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlmodel import Session
 
+from .. import ledger as _ledger
 from ..clock import now, today
 from ..errors import RowError
 from ..importers import fields as F
 from ..importers.csv_source import CsvInput, Record, check_width
-from ..ledger import Entry, Ledger, new_batch
+from ..ledger import Entry, Ledger, _processor, new_batch
 from ..models import Account, Batch, Contract, Partner, Seller
 from .batch import BatchSummary, RejectSink
 from .earning import Earning
@@ -81,7 +83,9 @@ class Row:
 
 
 def _sek(ore: int) -> str:
-    return f"{Decimal(ore) / 100:.2f}"
+    """Öre as SEK with two decimals: 123456 -> '1234.56' (integer arithmetic)."""
+    whole, cents = divmod(abs(ore), 100)
+    return f"{'-' if ore < 0 else ''}{whole}.{cents:02d}"
 
 
 class Lookups:
@@ -214,6 +218,70 @@ def _parse(src: CsvInput, record: Record, look: Lookups, today_: date) -> Row | 
         product=product,
         status=status,
     )
+
+
+# The fast path: a row of plain values (printable text, a known partner and
+# seller, a plain point-decimal amount in a comma file) takes these few checks;
+# any other row goes through ``_parse``, which names every problem.  The fast
+# path accepts a subset of what ``_parse`` accepts, with the same values.
+_PLAIN_AMOUNT = re.compile(r"([0-9]{1,10})(?:\.([0-9]{1,2}))?", re.ASCII)
+_MAX_ORE = int(F.MAX_AMOUNT_SEK) * 100
+
+
+class _FastParse:
+    def __init__(self, src: CsvInput, look: Lookups, today_: date) -> None:
+        self.src, self.look, self.today = src, look, today_
+        cols = src.columns
+        self.idx = tuple(cols[c] for c in REQUIRED)
+        self.width = len(src.header)
+        self.comma = src.delimiter == ","
+        self.dates: dict[str, date] = {}
+
+    def __call__(self, record: Record) -> Row | list[RowError]:
+        f = record.fields
+        if len(f) == self.width and self.comma:
+            i_id, i_code, i_email, i_start, i_amount, i_product, i_status = self.idx
+            cid = f[i_id].strip()
+            code = f[i_code].strip().upper()
+            product = f[i_product].strip()
+            status = f[i_status].strip().lower()
+            partner = self.look.partners.get(code)
+            seller = self.look.sellers.get(f[i_email].strip().lower())
+            m = _PLAIN_AMOUNT.fullmatch(f[i_amount])
+            start = self._date(f[i_start])
+            if (
+                cid
+                and product
+                and len(cid) <= 64
+                and len(product) <= 64
+                and cid.isprintable()
+                and product.isprintable()
+                and cid[0] != "'"  # '=x: text columns take a formula guard off (full parse)
+                and product[0] != "'"
+                and status in STATUSES
+                and partner is not None
+                and seller is not None
+                and seller[1] == partner[0]
+                and m is not None
+                and start is not None
+                and not (status == "started" and start > self.today)
+            ):
+                frac = m.group(2) or ""
+                ore = int(m.group(1)) * 100 + int(frac.ljust(2, "0") or 0)
+                if 0 < ore <= _MAX_ORE:
+                    if partner[2] == "active" and seller[2]:
+                        return Row(record, cid, partner[0], seller[0], start, ore, product, status)
+        return _parse(self.src, record, self.look, self.today)
+
+    def _date(self, text: str) -> date | None:
+        found = self.dates.get(text)
+        if found is None and len(self.dates) < 10_000:
+            try:
+                found = F.parse_date(text)
+            except F.FieldError:
+                return None
+            self.dates[text] = found
+        return found
 
 
 _SPLIT_DECIMAL = re.compile(r"-?[0-9]+,[0-9]{1,2}", re.ASCII)
@@ -379,6 +447,8 @@ class _Import:
         # batch that last changed a contract -> contracts this import changes again
         self.touched: dict[int, list[str]] = {}
         self.chunk: dict[str, Row] = {}
+        self.fast: _FastParse | None = None
+        self.raw = _RawWriter.open(session)
 
     # -- reading ----------------------------------------------------------------
     def reject(self, record: Record, errors: list[RowError]) -> None:
@@ -389,7 +459,9 @@ class _Import:
 
     def take(self, record: Record) -> None:
         self.summary.rows += 1
-        parsed = _parse(self.src, record, self.look, self.today)
+        if self.fast is None:
+            self.fast = _FastParse(self.src, self.look, self.today)
+        parsed = self.fast(record)
         if isinstance(parsed, list):
             self.reject(record, parsed)
             return
@@ -430,26 +502,26 @@ class _Import:
         ids = [r.contract_id for r in rows]
         again = self.seen.before(ids)
         self.seen.add([i for i in ids if i not in again])
-        existing = {
-            r.contract_id: r
-            for r in self.session.exec(_SELECT_EXISTING.where(CONTRACT.c.contract_id.in_(ids)))
-        }
-        if self.summary.batch_id is None and any(
-            r.contract_id not in existing or _sig(existing[r.contract_id]) != r.signature() for r in rows
-        ):
+        existing = self.existing(ids)
+        changed = []
+        for row in rows:
+            old = existing.get(row.contract_id)
+            if old is not None and old[2:8] == row.signature():
+                self.counts["unchanged"] += 1
+            else:
+                changed.append((row, None if old is None else _Stored(*old)))
+        if not changed:
+            return  # the re-import path: nothing to plan, nothing to write
+        if self.summary.batch_id is None:
             self.summary.batch_id = self.ledger.batch_id = new_batch(
                 self.session, command=self.command, actor=self.actor, source=self.src.name
             )
         inserts: list[dict] = []
-        credits: list[tuple[str, Entry]] = []  # contract_id, entry still without contract_pk
         updates: list[dict] = []
         entries: list[Entry] = []
-        for row in rows:
-            old = existing.get(row.contract_id)
+        next_pk = self.raw.next_contract_pk() if self.raw is not None else None
+        for row, old in changed:
             new = self.place(row)
-            if old is not None and _sig(old) == row.signature():
-                self.counts["unchanged"] += 1
-                continue
             was = (
                 NOWHERE
                 if old is None
@@ -466,20 +538,22 @@ class _Import:
                 continue
             if old is None:
                 self.counts["new"] += 1
-                inserts.append(self.contract_values(row, new, revision=1))
+                values = self.contract_values(row, new, revision=1)
+                if next_pk is not None:
+                    values["id"] = next_pk
+                    next_pk += 1
+                inserts.append(values)
                 if new.points:
                     self.counts["credited"] += 1
-                    credits.append(
-                        (
+                    entries.append(
+                        posting(
                             row.contract_id,
-                            posting(
-                                row.contract_id,
-                                1,
-                                "in",
-                                new,
-                                new.points,
-                                f"{row.product} {_sek(row.amount_ore)} SEK",
-                            ),
+                            1,
+                            "in",
+                            new,
+                            new.points,
+                            f"{row.product} {_sek(row.amount_ore)} SEK",
+                            contract_pk=values.get("id"),
                         )
                     )
                 continue
@@ -503,20 +577,36 @@ class _Import:
             self.counts[outcome(was, new)] += 1
             updates.append({"_pk": old.id, **self.contract_values(row, new, revision=revision)})
         if inserts:
-            # A plain executemany, then one query for the new ids: far faster
-            # than INSERT ... RETURNING, which SQLite runs row by row.
-            self.session.exec(insert(CONTRACT), params=inserts)
-            if credits:
-                pks = dict(
-                    self.session.exec(
-                        select(CONTRACT.c.contract_id, CONTRACT.c.id).where(
-                            CONTRACT.c.contract_id.in_([cid for cid, _ in credits])
-                        )
-                    ).all()
-                )
-                entries.extend(replace(e, contract_pk=pks[cid]) for cid, e in credits)
+            if self.raw is not None:
+                # Ids assigned here (the write lock is held since BEGIN IMMEDIATE),
+                # one driver-level executemany: no per-row SQLAlchemy work.
+                self.raw.insert_contracts(inserts)
+            else:
+                self.session.exec(insert(CONTRACT), params=inserts)
+                missing = [e.reference for e in entries if e.contract_pk is None]
+                if missing:
+                    pks = dict(
+                        self.session.exec(
+                            select(CONTRACT.c.contract_id, CONTRACT.c.id).where(
+                                CONTRACT.c.contract_id.in_(missing)
+                            )
+                        ).all()
+                    )
+                    entries = [
+                        e if e.contract_pk is not None else replace(e, contract_pk=pks[e.reference])
+                        for e in entries
+                    ]
         _update_contracts(self.session, updates)
         self.ledger.post_many(entries)
+
+    def existing(self, ids: list[str]) -> dict:
+        """The stored state of the chunk's contracts that exist, by contract id."""
+        if self.raw is not None:
+            return self.raw.existing(ids)
+        return {
+            r.contract_id: tuple(r)
+            for r in self.session.exec(_SELECT_EXISTING.where(CONTRACT.c.contract_id.in_(ids)))
+        }
 
     def contract_values(self, row: Row, at: Place, *, revision: int) -> dict:
         return {
@@ -538,6 +628,11 @@ class _Import:
 
     def close(self, *, force: bool, skip_invalid: bool) -> BatchSummary:
         self.ledger.flush()
+        if self.raw is not None and self.summary.batch_id is not None:
+            # Fresh statistics for the query planner where SQLite sees the need;
+            # analysis_limit keeps that a sample, not a full scan of the ledger.
+            self.raw.cur.execute("PRAGMA analysis_limit = 1000")
+            self.raw.cur.execute("PRAGMA optimize")
         summary = self.summary
         summary.start(self.src)
         summary.points_posted = self.ledger.posted_points
@@ -569,7 +664,14 @@ class _SeenIds:
         return set(self.session.exec(self._select, params={"ids": ids}).scalars())
 
     def add(self, ids: list[str]) -> None:
-        if ids:
+        if not ids:
+            return
+        conn = self.session.connection()
+        if conn.dialect.name == "sqlite" and _ledger.DRIVER_BULK:
+            cur = conn.connection.dbapi_connection.cursor()
+            cur.executemany(f"INSERT INTO {self.TABLE} (contract_id) VALUES (?)", [(i,) for i in ids])
+            cur.close()
+        else:
             self.session.exec(self._insert, params=[{"id": i} for i in ids])
 
 
@@ -584,8 +686,111 @@ def _update_contracts(session: Session, changes: list[dict]) -> None:
         )
 
 
-def _sig(old) -> tuple:
-    return (old.partner_id, old.seller_id, old.start_date, old.amount_ore, old.product, old.status)
+class _Stored:
+    """A contract as stored (the columns of ``_SELECT_EXISTING``)."""
+
+    __slots__ = (
+        "id",
+        "contract_id",
+        "partner_id",
+        "seller_id",
+        "start_date",
+        "amount_ore",
+        "product",
+        "status",
+        "revision",
+        "posted_account_id",
+        "posted_seller_id",
+        "posted_value_date",
+        "posted_points",
+        "last_batch_id",
+    )
+
+    def __init__(self, *values) -> None:
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
+
+
+class _RawWriter:
+    """The hot path on SQLite: the driver's own cursor, inside the session's
+    transaction (same connection, same BEGIN IMMEDIATE), for the chunked
+    lookups and inserts of the contract import.  Values are stored exactly as
+    SQLAlchemy stores them (its own bind processors do the conversion)."""
+
+    def __init__(self, session: Session, dbapi) -> None:
+        self.session = session
+        self.cur = dbapi.cursor()
+        # A bigger page cache for this connection (default 2 MB): the posting
+        # and contract indexes of a large program no longer fit in 2 MB.
+        self.cur.execute("PRAGMA cache_size = -32768")
+        dialect = session.get_bind().dialect
+        self._stamp = _processor(CONTRACT.c.updated_at, dialect)
+        self._day = _processor(CONTRACT.c.start_date, dialect)
+        cols = [c.name for c in _SELECT_EXISTING.selected_columns]
+        self._select = f"SELECT {', '.join(cols)} FROM contract WHERE contract_id IN "
+        self._dates: dict[str, date] = {}
+        self._insert_cols = [
+            "id",
+            "contract_id",
+            "partner_id",
+            "seller_id",
+            "start_date",
+            "amount_ore",
+            "product",
+            "status",
+            "revision",
+            "posted_account_id",
+            "posted_seller_id",
+            "posted_value_date",
+            "posted_points",
+            "last_batch_id",
+            "updated_at",
+        ]
+        self._insert = (
+            f"INSERT INTO contract ({', '.join(self._insert_cols)}) "
+            f"VALUES ({', '.join('?' * len(self._insert_cols))})"
+        )
+
+    @classmethod
+    def open(cls, session: Session) -> _RawWriter | None:
+        conn = session.connection()
+        if conn.dialect.name != "sqlite" or not _ledger.DRIVER_BULK:
+            return None
+        return cls(session, conn.connection.dbapi_connection)
+
+    def _date(self, text: str | None) -> date | None:
+        if text is None:
+            return None
+        found = self._dates.get(text)
+        if found is None:
+            found = self._dates[text] = date.fromisoformat(text)
+        return found
+
+    def existing(self, ids: list[str]) -> dict[str, tuple]:
+        """The columns of ``_SELECT_EXISTING`` as plain tuples, dates as dates."""
+        self.cur.execute(self._select + f"({', '.join('?' * len(ids))})", ids)
+        when = self._date
+        return {r[1]: (*r[:4], when(r[4]), *r[5:11], when(r[11]), *r[12:]) for r in self.cur.fetchall()}
+
+    def next_contract_pk(self) -> int:
+        self.cur.execute("SELECT coalesce(max(id), 0) + 1 FROM contract")
+        return int(self.cur.fetchone()[0])
+
+    def insert_contracts(self, rows: list[dict]) -> None:
+        day, days, stamps = self._day, {}, {}
+        converted = []
+        get = itemgetter(*self._insert_cols)
+        for r in rows:
+            v = list(get(r))
+            d = v[4]
+            v[4] = days.get(d) or days.setdefault(d, day(d))
+            d = v[11]
+            if d is not None:
+                v[11] = days.get(d) or days.setdefault(d, day(d))
+            d = v[14]
+            v[14] = stamps.get(d) or stamps.setdefault(d, self._stamp(d))
+            converted.append(v)
+        self.cur.executemany(self._insert, converted)
 
 
 def _close_batch(

@@ -15,9 +15,23 @@ from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from ..db import SCHEMA_HEAD, Database, display_url
-from ..models import Account, Batch, CatalogItem, Contract, Partner, Posting, Redemption, Seller
+from ..models import (
+    Account,
+    Batch,
+    CatalogItem,
+    Contract,
+    Lead,
+    Partner,
+    Posting,
+    Quiz,
+    QuizAward,
+    Redemption,
+    RuleVersion,
+    Seller,
+)
 from .contracts import Lookups
 from .earning import Earning
+from .rules import RuleBook
 
 MAX_PROBLEMS_PER_CHECK = 50
 
@@ -50,42 +64,50 @@ class CheckResult:
 
 
 def _account_names(session: Session) -> dict[int, str]:
+    """Account id -> the seller's email or the partner's code (once per check run)."""
+    cached = session.info.get("loyalty_account_names")
+    if cached is not None:
+        return cached
     rows = session.exec(
         select(Account.id, Seller.email, Partner.code)
         .outerjoin(Seller, Seller.id == Account.seller_id)
         .outerjoin(Partner, Partner.id == Account.partner_id)
     ).all()
-    return {aid: email or code for aid, email, code in rows}
+    names = {aid: email or code for aid, email, code in rows}
+    session.info["loyalty_account_names"] = names
+    return names
 
 
 # Tables whose rows the database itself refuses to change (migrations 0001, 0002).
 APPEND_ONLY = ("posting", "rule_version", "quiz_award", "leaderboard_run", "leaderboard_award")
 
-PG_INTEGRITY = "PostgreSQL: the append-only triggers are in place and every constraint is validated"
+PG_DESCRIPTIONS = {
+    "integrity": "PostgreSQL: the append-only triggers are in place and enabled (pages: the server)",
+    "foreign_keys": "PostgreSQL: every reference and CHECK is enforced, none was added NOT VALID",
+}
 
 
 def _integrity(session: Session, r: CheckResult, db: Database) -> None:
     if not db.is_sqlite:
         _pg_integrity(session, r)
         return
-    triggers = {
-        name for (name,) in session.exec(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).all()
-    }
-    for table in APPEND_ONLY:
-        for action in ("update", "delete"):
-            if f"{table}_no_{action}" not in triggers:
-                r.add(f"append-only trigger {table}_no_{action} is missing: {table} rows can be changed")
     for (msg,) in session.exec(text("PRAGMA integrity_check(100)")).all():
         for line in str(msg).splitlines():
             if line != "ok" and not line.startswith("*** in database"):
                 r.add(f"integrity_check: {line}")
+
+
+def _foreign_keys(session: Session, r: CheckResult, db: Database) -> None:
+    if not db.is_sqlite:
+        _pg_not_valid(session, r)
+        return
     for row in session.exec(text("PRAGMA foreign_key_check")).all():
         r.add(f"foreign_key_check: table {row[0]} row {row[1]} points to a missing {row[2]}")
 
 
 def _pg_integrity(session: Session, r: CheckResult) -> None:
     """PostgreSQL checks its pages itself; what can go wrong here is a trigger
-    dropped or disabled by hand, or a constraint added NOT VALID."""
+    dropped or disabled by hand."""
     enabled = {
         table: state
         for table, state in session.exec(
@@ -103,6 +125,11 @@ def _pg_integrity(session: Session, r: CheckResult) -> None:
             r.add(f"append-only trigger {table}_append_only is missing: {table} rows can be changed")
         elif state == "D":
             r.add(f"append-only trigger {table}_append_only is disabled: {table} rows can be changed")
+
+
+def _pg_not_valid(session: Session, r: CheckResult) -> None:
+    """PostgreSQL enforces every reference and CHECK itself, except one added
+    NOT VALID, which never looked at the rows already there."""
     for table, name in session.exec(
         text(
             "SELECT c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
@@ -248,18 +275,117 @@ def _leaderboard(session: Session, r: CheckResult) -> None:
         r.add(problem)
 
 
+def _postings_of(session: Session, kind: str, prefix: str) -> dict[str, Posting]:
+    """Postings of a kind, or keyed like it, by idempotency key."""
+    rows = session.exec(
+        select(Posting).where((Posting.kind == kind) | Posting.idem_key.like(prefix + "%"))
+    ).scalars()
+    return {p.idem_key: p for p in rows}
+
+
+def _quizzes(session: Session, r: CheckResult) -> None:
+    """Every quiz award is correct x points_per_correct, posted once under its key."""
+    names = _account_names(session)
+    postings = _postings_of(session, "quiz", "quiz:")
+    rows = session.exec(
+        select(QuizAward, Quiz.code, Quiz.points_per_correct, Seller.email)
+        .join(Quiz, Quiz.id == QuizAward.quiz_id)
+        .join(Seller, Seller.id == QuizAward.seller_id)
+        .order_by(Quiz.code, Seller.email)
+    ).all()
+    for award, code, per_correct, email in rows:
+        want = award.correct * per_correct
+        who = f"quiz {code}, {email}"
+        if award.points != want:
+            r.add(f"{who}: {award.correct} correct x {per_correct} = {want} != awarded {award.points}")
+        key = f"quiz:{code}:{award.seller_id}"
+        p = postings.pop(key, None)
+        if p is None:
+            if want:
+                r.add(f"{who}: {award.correct} correct x {per_correct} = {want}, but no posting {key}")
+            continue
+        if p.kind != "quiz" or p.points != want:
+            r.add(f"{who}: {award.correct} correct x {per_correct} = {want} != posted {p.points} ({p.kind})")
+        if (p.seller_id, p.value_date) != (award.seller_id, award.taken_on):
+            r.add(
+                f"{who}: taken {award.taken_on} by seller #{award.seller_id} != posting valued "
+                f"{p.value_date} for seller #{p.seller_id}"
+            )
+    for key, p in sorted(postings.items()):
+        r.add(f"posting {key}: {p.points} points to {names.get(p.account_id)} that no quiz award explains")
+
+
+def _leads(session: Session, r: CheckResult) -> None:
+    """Every accepted lead has one lead posting of lead_points as of its acceptance; no other lead has one."""
+    names = _account_names(session)
+    postings = _postings_of(session, "lead", "lead:")
+    versions = list(session.exec(select(RuleVersion).where(RuleVersion.key == "lead_points")).scalars())
+    rows = session.exec(
+        select(Lead, Seller.email).join(Seller, Seller.id == Lead.seller_id).order_by(Lead.id)
+    ).all()
+    for lead, email in rows:
+        key = f"lead:{lead.id}"
+        p = postings.pop(key, None)
+        who = f"lead #{lead.id} ({email})"
+        if lead.status != "accepted":
+            if p is not None:
+                r.add(f"{who}: {lead.status}, but it has a lead posting {key} of {p.points}")
+            continue
+        assert lead.decided_on is not None
+        # The rule as it stood when the lead was accepted (a later, back-dated
+        # version does not change points already credited).
+        known = [v for v in versions if p is None or v.created_at <= p.booked_at]
+        want = RuleBook(known).int("lead_points", lead.decided_on)
+        if lead.points != want:
+            r.add(f"{who}: lead_points on {lead.decided_on} is {want} != recorded {lead.points}")
+        if p is None:
+            if want:
+                r.add(f"{who}: accepted on {lead.decided_on} for {want} points, but no posting {key}")
+            continue
+        if p.kind != "lead" or p.points != want or p.seller_id != lead.seller_id:
+            r.add(
+                f"{who}: lead_points on {lead.decided_on} is {want} != posted {p.points} "
+                f"({p.kind}, seller #{p.seller_id})"
+            )
+    for key, p in sorted(postings.items()):
+        r.add(f"posting {key}: {p.points} points to {names.get(p.account_id)} that no accepted lead explains")
+
+
+def _redemptions(session: Session, r: CheckResult) -> None:
+    """Every approved redemption has its debit posting; no pending or rejected one has."""
+    names = _account_names(session)
+    postings = _postings_of(session, "redemption", "redemption:")
+    for red in session.exec(select(Redemption).order_by(Redemption.id)).scalars():
+        key = f"redemption:{red.id}"
+        p = postings.pop(key, None)
+        who = f"redemption {red.id} ({names.get(red.account_id)})"
+        if red.status != "approved":
+            if p is not None:
+                r.add(f"{who}: {red.status}, but it has a debit posting {key} of {p.points}")
+            continue
+        if p is None:
+            r.add(f"{who}: approved for {red.points} points, but there is no debit posting {key}")
+        elif (p.kind, p.account_id, p.points) != ("redemption", red.account_id, -red.points):
+            r.add(
+                f"{who}: debit of {-red.points} to {names.get(red.account_id)} != posted {p.points} "
+                f"to {names.get(p.account_id)} ({p.kind})"
+            )
+    for key, p in sorted(postings.items()):
+        r.add(f"posting {key}: {p.points} points to {names.get(p.account_id)} that no approval explains")
+
+
 CHECKS: list[tuple[str, str, Callable]] = [
-    (
-        "integrity",
-        "SQLite integrity_check and foreign_key_check; the append-only triggers are in place",
-        _integrity,
-    ),
+    ("integrity", "SQLite integrity_check: the file's pages and indexes are sound", _integrity),
+    ("foreign_keys", "SQLite foreign_key_check: every reference points to a row", _foreign_keys),
     ("balances", "every cached balance equals the sum of its postings", _balances),
     ("holds", "held points equal the pending redemptions", _holds),
+    ("stock", "reserved stock equals the pending redemptions' quantities", _stock),
     ("idempotency", "every posting's idempotency key is unique", _keys),
     ("contracts", "every contract's net points equal what the rules give for its current row", _contracts),
-    ("stock", "reserved stock equals the pending redemptions' quantities", _stock),
+    ("quizzes", "every quiz award is correct x points_per_correct, posted once", _quizzes),
+    ("leads", "every accepted lead has one posting of lead_points as of its acceptance", _leads),
     ("leaderboard", "every awarded period's stored awards match its bonus postings", _leaderboard),
+    ("redemptions", "every approved redemption has its debit posting, no other has one", _redemptions),
 ]
 
 
@@ -267,12 +393,13 @@ def check(*, session: Session, db: Database) -> list[CheckResult]:
     results = []
     from sqlalchemy.exc import DBAPIError
 
+    session.info.pop("loyalty_account_names", None)  # read afresh for this run
     for name, description, fn in CHECKS:
-        if name == "integrity" and not db.is_sqlite:
-            description = PG_INTEGRITY
+        if not db.is_sqlite:
+            description = PG_DESCRIPTIONS.get(name, description)
         r = CheckResult(name, description)
         try:
-            if name == "integrity":
+            if name in ("integrity", "foreign_keys"):
                 fn(session, r, db)
             else:
                 fn(session, r)

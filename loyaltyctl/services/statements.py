@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select, type_coerce
 from sqlmodel import Session
 
 from ..clock import today
@@ -63,21 +63,43 @@ def statements(*, session: Session, date_from: date, date_to: date, ref: str | N
     ids = [a.id for a in accounts]
     per_point = load_rulebook(session).decimal("point_value_sek", date_to)
     opening_q = select(Posting.account_id, func.sum(Posting.points)).where(Posting.booking_date < date_from)
-    entries_q = select(Posting).where(Posting.booking_date >= date_from, Posting.booking_date <= date_to)
+    # Plain rows, not ORM objects: an export of every account reads every
+    # posting of the period, and building entities costs far more than the query.
+    entries_q = select(
+        Posting.account_id,
+        type_coerce(Posting.booking_date, String),  # ISO text on SQLite: no date objects
+        type_coerce(Posting.value_date, String),
+        Posting.kind,
+        Posting.reference,
+        Posting.memo,
+        Posting.points,
+    ).where(Posting.booking_date >= date_from, Posting.booking_date <= date_to)
     if holder is not None:
         opening_q = opening_q.where(Posting.account_id.in_(ids))
         entries_q = entries_q.where(Posting.account_id.in_(ids))
     opening = {a: int(s) for a, s in session.exec(opening_q.group_by(Posting.account_id)).all()}
     entries: dict[int, list[dict]] = {}
-    for p in session.exec(entries_q.order_by(Posting.booking_date, Posting.id)).scalars():
-        entries.setdefault(p.account_id, []).append(
+    days: dict = {}
+
+    def day(value) -> str:
+        text = days.get(value)
+        if text is None:
+            text = days[value] = value if isinstance(value, str) else value.isoformat()
+        return text
+
+    result = session.exec(entries_q.order_by(Posting.booking_date, Posting.id))
+    for account_id, booked, valued, kind, reference, memo, points in result:
+        lines = entries.get(account_id)
+        if lines is None:
+            lines = entries[account_id] = []
+        lines.append(
             {
-                "date": p.booking_date.isoformat(),
-                "value_date": p.value_date.isoformat(),
-                "kind": p.kind,
-                "reference": p.reference,
-                "description": p.memo or _describe(p),
-                "points": p.points,
+                "date": day(booked),
+                "value_date": day(valued),
+                "kind": kind,
+                "reference": reference,
+                "description": memo or _describe(kind),
+                "points": points,
             }
         )
     out = []
@@ -107,9 +129,9 @@ def statements(*, session: Session, date_from: date, date_to: date, ref: str | N
     return out
 
 
-def _describe(p: Posting) -> str:
+def _describe(kind: str) -> str:
     return {
         "contract": "points for a started contract",
         "redemption": "reward",
         "adjustment": "adjustment",
-    }.get(p.kind, p.kind)
+    }.get(kind, kind)

@@ -30,12 +30,16 @@ def test_check_passes_on_a_good_database(prog, cli):
         results = dbadmin.check(session=s, db=prog)
     assert [r.name for r in results] == [
         "integrity",
+        "foreign_keys",
         "balances",
         "holds",
+        "stock",
         "idempotency",
         "contracts",
-        "stock",
+        "quizzes",
+        "leads",
         "leaderboard",
+        "redemptions",
     ]
     assert all(r.ok for r in results)
     r = cli("db", "check", ok=True)

@@ -6,16 +6,16 @@ refused it.  SQLite rebuilds the table (batch mode: a new table, the rows
 copied, the old one dropped with its triggers), so the append-only triggers
 are created again; PostgreSQL widens the column in place (its trigger stays).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-27
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
