@@ -193,3 +193,32 @@ def test_a_read_only_command_sees_one_snapshot_and_does_not_block_writers(db, cl
         again = s.exec(text("SELECT sum(points) FROM posting")).scalar()
     assert (first, again) == (2600, 2600)
     assert raw_sql(db_url, "SELECT sum(points) FROM posting") == [(3100,)]
+
+
+@pytest.fixture
+def engaged(db, cli):
+    """A row in every append-only table: a contract posting, a rule version, a
+    quiz award and an awarded October (bo 4 100 points: rank 1, 5 000 bonus)."""
+    from factories import contract
+
+    small_program(db)
+    import_contracts(db, contract("C1", "BOLT", "bo@bolt.se", "2026-10-05", 400000))
+    db.dispose()
+    cli("rules", "set", "lead_points", "600", "--from", "2027-01-01", ok=True)
+    cli("quiz", "create", "Q1", "--title", "T", "--questions", "5", "--points-per-correct", "10", ok=True)
+    cli("quiz", "award", "Q1", "--seller", "bo@bolt.se", "--correct", "3", ok=True)
+    cli("leaderboard", "run", "--month", "2026-10", ok=True)
+    return db
+
+
+@pytest.mark.postgresql_only("the PostgreSQL trigger")
+@pytest.mark.parametrize(
+    "table", ["posting", "rule_version", "quiz_award", "leaderboard_run", "leaderboard_award"]
+)
+def test_every_append_only_table_refuses_update_and_delete(engaged, sql, table):
+    (before,) = sql(f"SELECT count(*) FROM {table}")
+    assert before[0] >= 1
+    for statement in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}"):
+        with pytest.raises(sql.errors, match=f"{table} rows are append-only"):
+            sql(statement)
+    assert sql(f"SELECT count(*) FROM {table}") == [before]
