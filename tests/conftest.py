@@ -526,6 +526,24 @@ def fresh_db(backend: str, tmp_path: Path, request) -> Iterator:
 # -- running the CLI ------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _command_tree_built_once() -> Iterator[None]:
+    """typer's ``CliRunner.invoke`` builds the whole click command tree on every
+    call (~40 ms, more than a small import); build it once for the session.
+    ``typer.testing._get_command`` is private: if typer renames it, the tests
+    still run, only slower."""
+    import typer.testing
+
+    build = getattr(typer.testing, "_get_command", None)
+    if build is None:  # pragma: no cover
+        yield
+        return
+    built = build(app)
+    typer.testing._get_command = lambda a: built if a is app else build(a)
+    yield
+    typer.testing._get_command = build
+
+
 class Cli:
     """Runs loyaltyctl in-process (CliRunner), stdout and stderr kept apart."""
 

@@ -199,21 +199,6 @@ def template(backend, request, tmp_path_factory):
     return build_template(backend, request, tmp_path_factory, build)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _command_built_once():
-    """typer's CliRunner builds the whole command tree on every call (most of
-    the time of a small import); build it once for the ~300 runs here."""
-    import typer.testing
-
-    from loyaltyctl.cli import app
-
-    build = typer.testing._get_command
-    built = build(app)
-    typer.testing._get_command = lambda a: built if a is app else build(a)
-    yield
-    typer.testing._get_command = build
-
-
 # The dump of a fresh copy, per backend (made once: every copy is the same).
 _TEMPLATE_DUMP: dict[str, dict[str, list]] = {}
 
