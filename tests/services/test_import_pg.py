@@ -15,6 +15,10 @@ from loyaltyctl.models import Account, Batch, Contract, Partner, Posting, Seller
 from loyaltyctl.services import contracts, contracts_pg
 from loyaltyctl.services.dbadmin import check
 
+# It compares the two backends itself (its own SQLite file and a fresh PostgreSQL
+# database), so it runs once, not once per backend.
+pytestmark = pytest.mark.sqlite_only("compares SQLite and PostgreSQL itself")
+
 FIRST = HEADER + (
     "C1,BOLT,bo@bolt.se,2026-10-05,400000,leasing,started\n"  # bo 4 100
     "C2,BOLT,britt@bolt.se,2026-10-06,300000,leasing,started\n"  # britt 3 100
