@@ -50,8 +50,12 @@ def to_csv(st: dict) -> bytes:
         w.writerow([_csv_cell(k), _csv_cell(v)])
     w.writerow([])
     w.writerow(ENTRY_COLUMNS)
+    cell = _csv_cell
     for e in st["entries"]:
-        w.writerow([_csv_cell(e.get(c)) for c in ENTRY_COLUMNS])
+        # Dates and kinds are never formulas; the text columns are neutralised.
+        w.writerow(
+            (e["date"], e["value_date"], e["kind"], cell(e["reference"]), cell(e["description"]), e["points"])
+        )
     return (BOM + buf.getvalue()).encode("utf-8")
 
 
