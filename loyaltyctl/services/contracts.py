@@ -504,12 +504,20 @@ class _Import:
         self.seen.add([i for i in ids if i not in again])
         existing = self.existing(ids)
         changed = []
+        if self.raw is not None:
+            # Compare with the stored values as they are (dates as stored text):
+            # an unchanged row converts nothing.
+            signature, stored = self.raw.stored_signature, self.raw.convert
+        else:
+            signature, stored = Row.signature, tuple
+        unchanged = 0
         for row in rows:
             old = existing.get(row.contract_id)
-            if old is not None and old[2:8] == row.signature():
-                self.counts["unchanged"] += 1
+            if old is not None and old[2:8] == signature(row):
+                unchanged += 1
             else:
-                changed.append((row, None if old is None else _Stored(*old)))
+                changed.append((row, None if old is None else _Stored(*stored(old))))
+        self.counts["unchanged"] += unchanged
         if not changed:
             return  # the re-import path: nothing to plan, nothing to write
         if self.summary.batch_id is None:
@@ -661,6 +669,17 @@ class _SeenIds:
         self._insert = text(f"INSERT INTO {self.TABLE} (contract_id) VALUES (:id)")
 
     def before(self, ids: list[str]) -> set[str]:
+        conn = self.session.connection()
+        if conn.dialect.name == "sqlite" and _ledger.DRIVER_BULK:
+            # The driver's cursor: SQLAlchemy would compile an expanding IN of
+            # a chunk's 2 000 ids anew for every chunk.
+            cur = conn.connection.dbapi_connection.cursor()
+            try:
+                marks = ", ".join("?" * len(ids))
+                cur.execute(f"SELECT contract_id FROM {self.TABLE} WHERE contract_id IN ({marks})", ids)
+                return {r[0] for r in cur.fetchall()}
+            finally:
+                cur.close()
         return set(self.session.exec(self._select, params={"ids": ids}).scalars())
 
     def add(self, ids: list[str]) -> None:
@@ -729,6 +748,7 @@ class _RawWriter:
         cols = [c.name for c in _SELECT_EXISTING.selected_columns]
         self._select = f"SELECT {', '.join(cols)} FROM contract WHERE contract_id IN "
         self._dates: dict[str, date] = {}
+        self._texts: dict[date, str] = {}
         self._insert_cols = [
             "id",
             "contract_id",
@@ -767,10 +787,24 @@ class _RawWriter:
         return found
 
     def existing(self, ids: list[str]) -> dict[str, tuple]:
-        """The columns of ``_SELECT_EXISTING`` as plain tuples, dates as dates."""
+        """The columns of ``_SELECT_EXISTING`` as stored (dates as text): compare
+        with ``stored_signature``, convert with ``convert``."""
         self.cur.execute(self._select + f"({', '.join('?' * len(ids))})", ids)
+        return {r[1]: r for r in self.cur.fetchall()}
+
+    def stored_signature(self, row: Row) -> tuple:
+        """``row.signature()`` as the database stores it (the date as SQLAlchemy
+        writes it), to compare with columns 2-7 of an ``existing`` row."""
+        d = row.start_date
+        text = self._texts.get(d)
+        if text is None:
+            text = self._texts[d] = self._day(d)
+        return (row.partner_id, row.seller_id, text, row.amount_ore, row.product, row.status)
+
+    def convert(self, r: tuple) -> tuple:
+        """An ``existing`` row with its dates as dates."""
         when = self._date
-        return {r[1]: (*r[:4], when(r[4]), *r[5:11], when(r[11]), *r[12:]) for r in self.cur.fetchall()}
+        return (*r[:4], when(r[4]), *r[5:11], when(r[11]), *r[12:])
 
     def next_contract_pk(self) -> int:
         self.cur.execute("SELECT coalesce(max(id), 0) + 1 FROM contract")
