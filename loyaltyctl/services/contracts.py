@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from operator import itemgetter
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlmodel import Session
@@ -546,11 +545,14 @@ class _Import:
                 continue
             if old is None:
                 self.counts["new"] += 1
-                values = self.contract_values(row, new, revision=1)
+                pk = None
                 if next_pk is not None:
-                    values["id"] = next_pk
+                    # The driver's insert takes a plain tuple (ids assigned here).
+                    pk = next_pk
                     next_pk += 1
-                inserts.append(values)
+                    inserts.append(self.raw.contract_row(pk, row, new, self.summary.batch_id, self.stamp))
+                else:
+                    inserts.append(self.contract_values(row, new, revision=1))
                 if new.points:
                     self.counts["credited"] += 1
                     entries.append(
@@ -561,7 +563,7 @@ class _Import:
                             new,
                             new.points,
                             f"{row.product} {_sek(row.amount_ore)} SEK",
-                            contract_pk=values.get("id"),
+                            contract_pk=pk,
                         )
                     )
                 continue
@@ -749,6 +751,8 @@ class _RawWriter:
         self._select = f"SELECT {', '.join(cols)} FROM contract WHERE contract_id IN "
         self._dates: dict[str, date] = {}
         self._texts: dict[date, str] = {}
+        self._stamp_for: object = None
+        self._stamp_text: str | None = None
         self._insert_cols = [
             "id",
             "contract_id",
@@ -795,11 +799,14 @@ class _RawWriter:
     def stored_signature(self, row: Row) -> tuple:
         """``row.signature()`` as the database stores it (the date as SQLAlchemy
         writes it), to compare with columns 2-7 of an ``existing`` row."""
-        d = row.start_date
-        text = self._texts.get(d)
-        if text is None:
-            text = self._texts[d] = self._day(d)
-        return (row.partner_id, row.seller_id, text, row.amount_ore, row.product, row.status)
+        return (
+            row.partner_id,
+            row.seller_id,
+            self._day_text(row.start_date),
+            row.amount_ore,
+            row.product,
+            row.status,
+        )
 
     def convert(self, r: tuple) -> tuple:
         """An ``existing`` row with its dates as dates."""
@@ -810,21 +817,38 @@ class _RawWriter:
         self.cur.execute("SELECT coalesce(max(id), 0) + 1 FROM contract")
         return int(self.cur.fetchone()[0])
 
-    def insert_contracts(self, rows: list[dict]) -> None:
-        day, days, stamps = self._day, {}, {}
-        converted = []
-        get = itemgetter(*self._insert_cols)
-        for r in rows:
-            v = list(get(r))
-            d = v[4]
-            v[4] = days.get(d) or days.setdefault(d, day(d))
-            d = v[11]
-            if d is not None:
-                v[11] = days.get(d) or days.setdefault(d, day(d))
-            d = v[14]
-            v[14] = stamps.get(d) or stamps.setdefault(d, self._stamp(d))
-            converted.append(v)
-        self.cur.executemany(self._insert, converted)
+    def _day_text(self, d: date) -> str:
+        text = self._texts.get(d)
+        if text is None:
+            text = self._texts[d] = self._day(d)
+        return text
+
+    def contract_row(self, pk: int, row: Row, at: Place, batch_id: int | None, stamp) -> tuple:
+        """A new contract (revision 1) as the tuple ``insert_contracts`` writes:
+        the values of ``_Import.contract_values`` in ``_insert_cols`` order,
+        converted as SQLAlchemy converts them."""
+        if self._stamp_for is not stamp:
+            self._stamp_for, self._stamp_text = stamp, self._stamp(stamp)
+        return (
+            pk,
+            row.contract_id,
+            row.partner_id,
+            row.seller_id,
+            self._day_text(row.start_date),
+            row.amount_ore,
+            row.product,
+            row.status,
+            1,
+            at.account_id,
+            at.seller_id,
+            None if at.value_date is None else self._day_text(at.value_date),
+            at.points,
+            batch_id,
+            self._stamp_text,
+        )
+
+    def insert_contracts(self, rows: list[tuple]) -> None:
+        self.cur.executemany(self._insert, rows)
 
 
 def _close_batch(
