@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlmodel import Session
@@ -606,7 +607,10 @@ class _Import:
                         e if e.contract_pk is not None else replace(e, contract_pk=pks[e.reference])
                         for e in entries
                     ]
-        _update_contracts(self.session, updates)
+        if self.raw is not None:
+            self.raw.update_contracts(updates)
+        else:
+            _update_contracts(self.session, updates)
         self.ledger.post_many(entries)
 
     def existing(self, ids: list[str]) -> dict:
@@ -707,29 +711,23 @@ def _update_contracts(session: Session, changes: list[dict]) -> None:
         )
 
 
-class _Stored:
+class _Stored(NamedTuple):
     """A contract as stored (the columns of ``_SELECT_EXISTING``)."""
 
-    __slots__ = (
-        "id",
-        "contract_id",
-        "partner_id",
-        "seller_id",
-        "start_date",
-        "amount_ore",
-        "product",
-        "status",
-        "revision",
-        "posted_account_id",
-        "posted_seller_id",
-        "posted_value_date",
-        "posted_points",
-        "last_batch_id",
-    )
-
-    def __init__(self, *values) -> None:
-        for name, value in zip(self.__slots__, values, strict=True):
-            setattr(self, name, value)
+    id: int
+    contract_id: str
+    partner_id: int
+    seller_id: int
+    start_date: date
+    amount_ore: int
+    product: str
+    status: str
+    revision: int
+    posted_account_id: int | None
+    posted_seller_id: int | None
+    posted_value_date: date | None
+    posted_points: int
+    last_batch_id: int | None
 
 
 class _RawWriter:
@@ -849,6 +847,33 @@ class _RawWriter:
 
     def insert_contracts(self, rows: list[tuple]) -> None:
         self.cur.executemany(self._insert, rows)
+
+    def update_contracts(self, changes: list[dict]) -> None:
+        """``_update_contracts`` on the driver: one executemany UPDATE by
+        primary key (``_pk``), values converted as SQLAlchemy converts them
+        (SQLAlchemy would build every row's parameters in Python, 30-40 µs each)."""
+        if not changes:
+            return
+        cols = [k for k in changes[0] if k != "_pk"]
+        sql = f"UPDATE contract SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?"
+        day, stamps = self._day_text, {}
+        dates = [i for i, c in enumerate(cols) if c in ("start_date", "posted_value_date")]
+        stamp_at = cols.index("updated_at") if "updated_at" in cols else None
+        rows = []
+        for change in changes:
+            v = [change[c] for c in cols]
+            for i in dates:
+                if v[i] is not None:
+                    v[i] = day(v[i])
+            if stamp_at is not None:
+                d = v[stamp_at]
+                text = stamps.get(d)
+                if text is None:
+                    text = stamps[d] = self._stamp(d)
+                v[stamp_at] = text
+            v.append(change["_pk"])
+            rows.append(v)
+        self.cur.executemany(sql, rows)
 
 
 def _close_batch(
