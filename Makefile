@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 help:
 	@echo "make demo   build a program database from sample_data/ and show a short tour"
-	@echo "make test   run the test suite"
+	@echo "make test   run the test suite (SQLite; PostgreSQL too with LOYALTYCTL_TEST_POSTGRES_URL)"
 	@echo "make lint   ruff check and format check"
 	@echo "make bench  run the benchmarks (1M rows, slow; not part of make test); BENCH=--quick for 100k"
 	@echo "make stress kill -9 a 200 000-row import five times, prove nothing lost (slow; not in make test)"
@@ -25,8 +25,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	@PATH="$(CURDIR)/$(BIN):$$PATH" sh sample_data/demo.sh
 
+# Two processes (pytest-xdist): the suite runs twice, once per backend.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check loyaltyctl tests sample_data benchmarks

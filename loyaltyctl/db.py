@@ -12,6 +12,20 @@
   for the first at the start instead of failing halfway with "database is locked".
 * A new database file is created readable by its owner only (0600); SQLite gives
   its -wal and -shm files the same mode.
+
+PostgreSQL (``postgresql://`` or ``postgresql+psycopg://``; psycopg 3 is the
+``[postgres]`` extra) keeps the same guarantees:
+
+* Every write transaction starts with ``SELECT pg_advisory_xact_lock(WRITE_LOCK)``
+  (one constant for the program): writers run one at a time, as on SQLite, in
+  READ COMMITTED, so each statement sees what the writer before committed.  A
+  writer that waits longer than the busy timeout (``lock_timeout``) exits 5.
+* A read-only command runs in one REPEATABLE READ READ ONLY transaction: one
+  consistent snapshot, like a SQLite read transaction, and never blocks a writer.
+* A serialization failure or deadlock (SQLSTATE 40001/40P01) cannot happen
+  between two writers under that lock; should one still reach a command, the
+  command is run again from the start a bounded number of times (see
+  ``cli.LoyaltyGroup``), unless it has read its input from stdin.
 """
 
 from __future__ import annotations
@@ -35,6 +49,15 @@ SCHEMA_HEAD = "0006"
 
 DEFAULT_BUSY_TIMEOUT_S = 30.0
 
+# The PostgreSQL advisory lock every write transaction takes first ("loyalty"
+# in ASCII): one writer at a time per database, like SQLite's BEGIN IMMEDIATE.
+WRITE_LOCK = 0x6C6F79616C7479
+
+# SQLSTATEs: a lock wait that ran out (lock_timeout), a statement cancelled (a
+# timeout), and the two a retry can cure.
+PG_BUSY_STATES = {"55P03", "57014"}
+PG_RETRY_STATES = {"40001", "40P01"}
+
 
 def default_db_path() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
@@ -45,6 +68,10 @@ def resolve_url(db: str | None) -> str:
     """``--db`` value (path or SQLAlchemy URL) → SQLAlchemy URL."""
     value = db or os.environ.get("LOYALTYCTL_DB") or str(default_db_path())
     if "://" in value:
+        # Plain postgresql:// means psycopg 3 here (SQLAlchemy would pick psycopg2).
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
         return value
     return "sqlite:///" + str(Path(value).expanduser().absolute())
 
@@ -76,11 +103,27 @@ def max_pages() -> int | None:
     return value
 
 
+def sqlstate(exc: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE of a (wrapped) psycopg error, else None."""
+    orig = getattr(exc, "orig", None) or exc
+    return getattr(orig, "sqlstate", None)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A serialization failure or a deadlock: running the transaction again may work."""
+    return sqlstate(exc) in PG_RETRY_STATES
+
+
 def describe_db_error(exc: BaseException, url: str) -> LoyaltyError:
     """Turn a driver error into one clear line (and the right exit code)."""
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+    text = lines[0]
     low = text.lower()
     where = display_url(url)
+    if not url.startswith("sqlite"):
+        pg = _describe_pg_error(exc, text, where)
+        if pg is not None:
+            return pg
     if "database is locked" in low or "database table is locked" in low or "busy" in low:
         return DatabaseBusy(
             f"database {where} stayed locked by another loyaltyctl run for more than {busy_timeout_s():g} s",
@@ -115,6 +158,65 @@ def describe_db_error(exc: BaseException, url: str) -> LoyaltyError:
             hint="run `loyaltyctl db upgrade`, or check --db points at a loyaltyctl database",
         )
     return DatabaseProblem(f"database {where}: {text}")
+
+
+def _describe_pg_error(exc: BaseException, text: str, where: str) -> LoyaltyError | None:
+    state = sqlstate(exc)
+    low = text.lower()
+    if state in PG_BUSY_STATES:
+        return DatabaseBusy(
+            f"database {where} stayed locked by another loyaltyctl run for more than {busy_timeout_s():g} s",
+            hint="try again later, or raise LOYALTYCTL_BUSY_TIMEOUT",
+        )
+    if state in PG_RETRY_STATES:
+        err = DatabaseBusy(
+            f"database {where}: another run changed the same rows at the same time ({text}); "
+            "nothing was written",
+            hint="run the command again",
+        )
+        err.retryable = True
+        return err
+    if state == "53100":
+        return FileProblem(
+            f"database {where}: the server's disk is full ({text}); nothing was written",
+            hint="free some space on the database server, then run the command again",
+        )
+    if state in ("42P01", "42703"):
+        return DatabaseProblem(
+            f"database {where} does not have the expected schema ({text})",
+            hint="run `loyaltyctl db upgrade`, or check --db points at a loyaltyctl database",
+        )
+    if state is None and (
+        "connection" in low or "could not connect" in low or "server closed" in low or "timeout" in low
+    ):
+        # psycopg: 'connection failed: connection to server at "127.0.0.1", port 5433
+        # failed: Connection refused'; the password never appears in `where`.
+        reason = _connection_reason(exc)
+        hint = "is the server running and reachable? check --db / LOYALTYCTL_DB"
+        if 'database "' in low and "does not exist" in low:
+            hint = "create it first (createdb NAME), then run the command again"
+        elif "authentication" in low or "password" in low or 'role "' in low:
+            hint = "check the user and password in --db / LOYALTYCTL_DB (or ~/.pgpass)"
+        return DatabaseProblem(f"cannot connect to PostgreSQL database {where}: {reason}", hint=hint)
+    if state is not None and state.startswith("28"):  # invalid authorization
+        return DatabaseProblem(
+            f"cannot connect to PostgreSQL database {where}: {text}",
+            hint="check the user and password in --db / LOYALTYCTL_DB (or ~/.pgpass)",
+        )
+    if state == "3D000":  # invalid catalog name: no such database
+        return DatabaseProblem(
+            f"cannot connect to PostgreSQL database {where}: {text}",
+            hint="create it first (createdb NAME), then run the command again",
+        )
+    return None
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """The last meaningful line of psycopg's connection error ("Connection
+    refused", "timeout expired"), without the password it never prints."""
+    first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+    parts = [p.strip() for p in first.split(":") if p.strip()]
+    return parts[-1] if parts else "connection failed"
 
 
 def display_url(url: str) -> str:
@@ -159,14 +261,18 @@ class Database:
 
         if not self.is_sqlite:
             try:
-                return create_engine(self.url, future=True)
+                engine = create_engine(self.url, **self._server_engine_args())
             except ModuleNotFoundError as exc:
+                extra = " (the [postgres] extra)" if self.is_postgresql else ""
                 raise DatabaseProblem(
-                    f"cannot use {display_url(self.url)}: the driver {exc.name!r} is not installed",
+                    f"cannot use {display_url(self.url)}: the driver {exc.name!r}{extra} is not installed",
                     hint="pip install 'loyaltyctl[postgres]'",
                 ) from None
             except Exception as exc:
                 raise DatabaseProblem(f"cannot use database URL {display_url(self.url)}: {exc}") from None
+            if self.is_postgresql:
+                self._postgresql_events(engine)
+            return engine
 
         path = self.sqlite_path
         if path is not None:
@@ -203,6 +309,41 @@ class Database:
                 conn.exec_driver_sql("BEGIN")
 
         return engine
+
+    def _server_engine_args(self) -> dict:
+        if not self.is_postgresql:
+            return {"future": True}
+        return {
+            "future": True,
+            "pool_pre_ping": False,
+            "connect_args": {"connect_timeout": 10, "application_name": "loyaltyctl"},
+        }
+
+    @staticmethod
+    def _postgresql_events(engine: Engine) -> None:
+        from sqlalchemy import event
+
+        timeout_ms = max(int(busy_timeout_s() * 1000), 1)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record) -> None:
+            # A lock wait (the write lock, a row lock) longer than the busy
+            # timeout fails with 55P03, which becomes exit 5.
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET lock_timeout = {timeout_ms}")
+            dbapi_conn.commit()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn) -> None:
+            if conn.get_execution_options().get("loyalty_write"):
+                # One writer at a time (see the module docstring).
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+            else:
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.url.startswith(("postgresql", "postgres"))
 
     @staticmethod
     def _create_private_file(path: Path) -> None:

@@ -38,6 +38,9 @@ class LoyaltyError(Exception):
     """Base of every error a user may see.  ``str(err)`` is the one-line message."""
 
     exit_code = 1
+    # True for a transaction the database gave up on (serialization failure,
+    # deadlock): the whole command may be run again (see cli.LoyaltyGroup).
+    retryable = False
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

@@ -165,7 +165,7 @@ class RuleVersion(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=64)
-    value: str = Field(max_length=200)
+    value: str = Field(max_length=1000)
     valid_from: date
     created_at: datetime
     actor: str = Field(max_length=128)

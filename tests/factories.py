@@ -71,7 +71,8 @@ def balance(db: Database, ref: str) -> int:
 
 def build_program_db(path, contracts_csv: str = "", *, today: str) -> None:
     """A small program (see small_program) with some contracts, in a new database
-    file: built once per module and copied per test with copy_db."""
+    (a file or a URL): built once per module (conftest.build_template) and
+    loaded into each test's database."""
     import os
 
     old = os.environ.get("LOYALTYCTL_TODAY")

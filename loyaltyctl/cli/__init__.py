@@ -80,12 +80,18 @@ def _report(exc: BaseException, db: str | None = None) -> int:
     return EXIT_INTERNAL
 
 
+# A command whose transaction the database gave up on (PostgreSQL: a
+# serialization failure or deadlock, SQLSTATE 40001/40P01) runs again from the
+# start, at most this many times in all, unless it read stdin or asked a person.
+MAX_ATTEMPTS = 3
+
+
 class LoyaltyGroup(TyperGroup):
     """The root group: runs every command inside the error mapping."""
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            return self._invoke_with_retries(ctx)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except BrokenPipeError:
@@ -101,6 +107,44 @@ class LoyaltyGroup(TyperGroup):
             raise typer.Exit(_report(exc, getattr(ctx.find_root().obj, "db", None))) from None
         except KeyboardInterrupt as exc:
             raise typer.Exit(_report(exc)) from None
+        finally:
+            _dispose(ctx)
+
+    def _invoke_with_retries(self, ctx):
+        import time
+
+        from ._common import input_consumed, mark_input_consumed
+
+        # click consumes the arguments as it dispatches; keep them for a re-run.
+        protected, args = list(ctx._protected_args), list(ctx.args)
+        mark_input_consumed(False)
+        attempt = 1
+        while True:
+            try:
+                return super().invoke(ctx)
+            except Exception as exc:
+                if not _retryable(exc) or attempt >= MAX_ATTEMPTS or input_consumed():
+                    raise
+            _dispose(ctx)
+            time.sleep(0.05 * attempt)
+            attempt += 1
+            ctx._protected_args, ctx.args = list(protected), list(args)
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, LoyaltyError):
+        return exc.retryable
+    from ..db import is_retryable
+
+    return is_retryable(exc)
+
+
+def _dispose(ctx) -> None:
+    """Close the command's database connections (a server keeps them otherwise)."""
+    st = ctx.find_root().obj
+    database = getattr(st, "_database", None)
+    if database is not None:
+        database.dispose()
 
 
 app = typer.Typer(

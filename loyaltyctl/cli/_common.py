@@ -89,10 +89,25 @@ def parse_date_opt(value: str | None, name: str) -> date | None:
         raise UsageProblem(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+# Set when a command has read stdin (or asked a person): such a command cannot
+# be run again after a serialization failure, its input is gone.
+_input_consumed = False
+
+
+def input_consumed() -> bool:
+    return _input_consumed
+
+
+def mark_input_consumed(value: bool = True) -> None:
+    global _input_consumed
+    _input_consumed = value
+
+
 @contextmanager
 def open_input(path: str) -> Iterator[tuple[BinaryIO, str, int | None]]:
     """``-`` is stdin.  Yields (binary stream, display name, size if known)."""
     if path == "-":
+        mark_input_consumed()
         yield sys.stdin.buffer, "<stdin>", None
         return
     try:

@@ -78,8 +78,18 @@ def _account_names(session: Session) -> dict[int, str]:
     return names
 
 
+# Tables whose rows the database itself refuses to change (migrations 0001, 0002).
+APPEND_ONLY = ("posting", "rule_version", "quiz_award", "leaderboard_run", "leaderboard_award")
+
+PG_DESCRIPTIONS = {
+    "integrity": "PostgreSQL: the append-only triggers are in place and enabled (pages: the server)",
+    "foreign_keys": "PostgreSQL: every reference and CHECK is enforced, none was added NOT VALID",
+}
+
+
 def _integrity(session: Session, r: CheckResult, db: Database) -> None:
     if not db.is_sqlite:
+        _pg_integrity(session, r)
         return
     for (msg,) in session.exec(text("PRAGMA integrity_check(100)")).all():
         for line in str(msg).splitlines():
@@ -89,9 +99,44 @@ def _integrity(session: Session, r: CheckResult, db: Database) -> None:
 
 def _foreign_keys(session: Session, r: CheckResult, db: Database) -> None:
     if not db.is_sqlite:
+        _pg_not_valid(session, r)
         return
     for row in session.exec(text("PRAGMA foreign_key_check")).all():
         r.add(f"foreign_key_check: table {row[0]} row {row[1]} points to a missing {row[2]}")
+
+
+def _pg_integrity(session: Session, r: CheckResult) -> None:
+    """PostgreSQL checks its pages itself; what can go wrong here is a trigger
+    dropped or disabled by hand."""
+    enabled = {
+        table: state
+        for table, state in session.exec(
+            text(
+                "SELECT c.relname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "JOIN pg_proc p ON p.oid = t.tgfoid "
+                "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal "
+                "AND p.proname = 'loyaltyctl_append_only'"
+            )
+        ).all()
+    }
+    for table in APPEND_ONLY:
+        state = enabled.get(table)
+        if state is None:
+            r.add(f"append-only trigger {table}_append_only is missing: {table} rows can be changed")
+        elif state == "D":
+            r.add(f"append-only trigger {table}_append_only is disabled: {table} rows can be changed")
+
+
+def _pg_not_valid(session: Session, r: CheckResult) -> None:
+    """PostgreSQL enforces every reference and CHECK itself, except one added
+    NOT VALID, which never looked at the rows already there."""
+    for table, name in session.exec(
+        text(
+            "SELECT c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND NOT k.convalidated ORDER BY 1, 2"
+        )
+    ).all():
+        r.add(f"constraint {name} on {table} is NOT VALID: existing rows were never checked")
 
 
 def _balances(session: Session, r: CheckResult) -> None:
@@ -350,6 +395,8 @@ def check(*, session: Session, db: Database) -> list[CheckResult]:
 
     session.info.pop("loyalty_account_names", None)  # read afresh for this run
     for name, description, fn in CHECKS:
+        if not db.is_sqlite:
+            description = PG_DESCRIPTIONS.get(name, description)
         r = CheckResult(name, description)
         try:
             if name in ("integrity", "foreign_keys"):

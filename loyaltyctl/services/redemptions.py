@@ -222,7 +222,7 @@ def import_requests(
     return run.finish(skip_invalid=skip_invalid)
 
 
-def _load(session: Session, ids: list[str]) -> list[Redemption]:
+def _load(session: Session, ids: list[str], *, lock: bool = True) -> list[Redemption]:
     out, seen = [], set()
     for raw in ids:
         rid = raw.strip().upper()
@@ -231,9 +231,8 @@ def _load(session: Session, ids: list[str]) -> list[Redemption]:
         seen.add(rid)
         # Locked until the command ends (FOR UPDATE; SQLite: BEGIN IMMEDIATE),
         # so two approvers cannot both decide one request.
-        red = session.exec(
-            select(Redemption).where(Redemption.id == rid).with_for_update()
-        ).scalar_one_or_none()
+        query = select(Redemption).where(Redemption.id == rid)
+        red = session.exec(query.with_for_update() if lock else query).scalar_one_or_none()
         if red is None:
             raise NotFound(f"no redemption request {rid!r}", hint="`loyaltyctl redemptions list` shows them")
         out.append(red)
@@ -371,5 +370,5 @@ def pending_ids(*, session: Session) -> list[str]:
 
 
 def show(*, session: Session, rid: str) -> dict:
-    red = _load(session, [rid])[0]
-    return _one(session, red.id)
+    red = _load(session, [rid], lock=False)  # a read: no row lock (nor a write transaction)
+    return _one(session, red[0].id)

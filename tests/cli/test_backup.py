@@ -9,10 +9,13 @@ import stat
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 from factories import HEADER, small_program
 
 ROWS = 1_500
+
+pytestmark = pytest.mark.sqlite_only("db backup copies SQLite files (PostgreSQL: pg_dump)")
 
 
 def contract_file(path, n: int) -> None:
@@ -129,7 +132,7 @@ def test_an_old_schema_can_be_backed_up_before_the_upgrade(db_path, tmp_path, cl
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
     old.dispose()
-    assert cli("points", "balance").exit_code == 6  # "is at schema 0001, ... needs 0003"
+    assert cli("points", "balance").exit_code == 6  # "is at schema 0001, ... needs 0004"
     target = tmp_path / "before-upgrade.db"
     cli("db", "backup", str(target), ok=True)
     with sqlite3.connect(target) as con:

@@ -1,15 +1,15 @@
-"""Real processes on one database: concurrent writers queue behind BEGIN
-IMMEDIATE and lose nothing; a writer that cannot get the lock in time exits 5
-with one clear line."""
+"""Real processes on one database: concurrent writers queue behind the write
+lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: the advisory lock) and lose nothing;
+a writer that cannot get the lock in time exits 5 with one clear line."""
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 
+from conftest import connect, hold_write_lock
 from factories import HEADER, small_program
 from sqlalchemy import func, select
 
@@ -73,23 +73,18 @@ def test_four_concurrent_imports_are_all_applied_exactly(db, tmp_path, cli):
     cli("db", "check", ok=True)
 
 
-def test_a_writer_that_cannot_get_the_lock_exits_5_with_one_line(db, db_path, tmp_path, cli, monkeypatch):
+def test_a_writer_that_cannot_get_the_lock_exits_5_with_one_line(db, db_url, tmp_path, cli, monkeypatch):
     small_program(db)
     db.dispose()
     path = tmp_path / "one.csv"
     path.write_text(HEADER + "C1,BOLT,bo@bolt.se,2026-01-10,250000,leasing,started\n", encoding="utf-8")
 
-    holder = sqlite3.connect(db_path, isolation_level=None)
-    try:
-        holder.execute("BEGIN IMMEDIATE")
+    with hold_write_lock(db_url):
         p = popen("contracts", "import", str(path), env={"LOYALTYCTL_BUSY_TIMEOUT": "1"})
         out, err = p.communicate(timeout=30)
-        # readers are not blocked by a writer (WAL)
+        # readers are not blocked by a writer (WAL; PostgreSQL's snapshots)
         monkeypatch.setenv("LOYALTYCTL_BUSY_TIMEOUT", "1")
         assert len(json.loads(cli("points", "balance", "-f", "json", ok=True).stdout)) == 3
-        holder.execute("ROLLBACK")
-    finally:
-        holder.close()
 
     text = err.decode()
     assert p.returncode == 5, text
@@ -105,8 +100,8 @@ def test_a_writer_that_cannot_get_the_lock_exits_5_with_one_line(db, db_path, tm
     assert "+2600 points posted" in cli("contracts", "import", str(path), ok=True).stdout
 
 
-def test_processes_creating_a_new_database_at_once_all_succeed(tmp_path, cli):
-    fresh = tmp_path / "new" / "loyalty.db"
+def test_processes_creating_a_new_database_at_once_all_succeed(fresh_db, cli):
+    fresh = fresh_db()
     env = {"LOYALTYCTL_DB": str(fresh)}
     procs = [popen("partners", "enroll", f"P{n}", "--name", f"Partner {n}", env=env) for n in range(3)]
     for p in procs:
@@ -115,6 +110,65 @@ def test_processes_creating_a_new_database_at_once_all_succeed(tmp_path, cli):
     listed = json.loads(cli("--db", str(fresh), "partners", "list", "-f", "json", ok=True).stdout)
     assert sorted(p["code"] for p in listed) == ["P0", "P1", "P2"]
     cli("--db", str(fresh), "db", "check", ok=True)
+
+
+def test_imports_a_leaderboard_run_and_approvals_at_once_give_exact_totals(db, tmp_path, cli):
+    """Seven processes at once: two imports, three runs of one leaderboard month,
+    two overlapping approvals.  January (rewards_program): anna 2 600 and bo
+    2 600 share rank 1 (5 000 each), arne 1 100 is 3rd (1 000); the imports are
+    dated March, so they cannot move January."""
+    from factories import rewards_program
+
+    rewards_program(db)
+    for who, rid in (("bo@bolt.se", "R1"), ("ACME", "R2"), ("ACME", "R3")):
+        cli("redemptions", "request", who, "MUG", "--id", rid, ok=True)  # 500 each
+    db.dispose()
+    files = []
+    for n in range(2):  # 50 contracts of 100 000 SEK for britt: 1 100 points each
+        path = tmp_path / f"march-{n}.csv"
+        path.write_text(
+            HEADER
+            + "".join(
+                f"M{n}-{i},BOLT,britt@bolt.se,2026-03-{1 + i % 28:02d},100000,leasing,started\n"
+                for i in range(50)
+            ),
+            encoding="utf-8",
+        )
+        files.append(path)
+    procs = [popen("contracts", "import", str(f)) for f in files]
+    runs = [popen("leaderboard", "run", "--month", "2026-01", "-f", "json") for _ in range(3)]
+    procs += runs
+    procs += [popen("redemptions", "approve", "R1", "R2"), popen("redemptions", "approve", "R2", "R3")]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err.decode()
+    results = sorted(json.loads(outputs[procs.index(r)][0])["result"] for r in runs)
+    assert results == ["already awarded", "already awarded", "awarded"], results
+
+    balances = {r["account"]: r for r in json.loads(cli("points", "balance", "-f", "json", ok=True).stdout)}
+    assert balances["britt@bolt.se"]["balance"] == 100 * 1_100
+    assert balances["bo@bolt.se"]["balance"] == 2_600 + 5_000 - 500
+    assert balances["ACME"]["balance"] == 3_700 + 5_000 + 1_000 - 2 * 500
+    assert all(r["held"] == 0 for r in balances.values())
+    with db.session() as s:
+        assert s.exec(select(func.sum(Account.balance))).scalar() == 110_000 + 7_100 + 8_700
+        assert s.exec(select(func.count()).select_from(Posting).where(Posting.kind == "bonus")).scalar() == 3
+    cli("db", "check", ok=True)
+
+
+def test_requests_made_at_the_same_moment_get_distinct_ids(db, cli):
+    from factories import rewards_program
+
+    rewards_program(db)
+    db.dispose()
+    procs = [popen("redemptions", "request", "bo@bolt.se", "MUG", "-f", "json") for _ in range(3)]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err.decode()
+    ids = sorted(r["id"] for out, _ in outputs for r in json.loads(out))
+    assert ids == ["R000001", "R000002", "R000003"]
+    bo = json.loads(cli("points", "balance", "bo@bolt.se", "-f", "json", ok=True).stdout)[0]
+    assert (bo["balance"], bo["held"]) == (2_600, 1_500)
 
 
 def test_imports_a_leaderboard_run_and_an_approval_overlapping_lose_nothing(db, tmp_path, cli):
@@ -185,7 +239,7 @@ WRITE_COMMANDS = [
 ]
 
 
-def test_every_kind_of_writer_waits_then_exits_5_with_one_line(db, db_path, cli):
+def test_every_kind_of_writer_waits_then_exits_5_with_one_line(db, db_url, cli):
     """Another process holds the write lock past LOYALTYCTL_BUSY_TIMEOUT: each
     command gives up with exit 5 and one line, and writes nothing."""
     from factories import REWARDS, contract, import_contracts, load_catalog
@@ -196,16 +250,12 @@ def test_every_kind_of_writer_waits_then_exits_5_with_one_line(db, db_path, cli)
     cli("redemptions", "request", "bo@bolt.se", "MUG", ok=True)
     cli("leads", "add", "--seller", "britt@bolt.se", "--company", "Cykel AB", ok=True)
     db.dispose()
-    before = sqlite3.connect(db_path).execute("SELECT count(*), sum(points) FROM posting").fetchone()
+    with connect(db_url) as con:
+        before = con.execute("SELECT count(*), sum(points) FROM posting").fetchone()
 
-    holder = sqlite3.connect(db_path, isolation_level=None)
-    try:
-        holder.execute("BEGIN IMMEDIATE")
+    with hold_write_lock(db_url):
         procs = [popen(*args, env={"LOYALTYCTL_BUSY_TIMEOUT": "0.5"}) for args in WRITE_COMMANDS]
         outputs = [p.communicate(timeout=60) for p in procs]
-        holder.execute("ROLLBACK")
-    finally:
-        holder.close()
 
     for args, p, (out, err) in zip(WRITE_COMMANDS, procs, outputs, strict=True):
         text = err.decode()
@@ -214,7 +264,7 @@ def test_every_kind_of_writer_waits_then_exits_5_with_one_line(db, db_path, cli)
         assert "0.5 s" in text and "Traceback" not in text, (args, text)
         assert all(line.startswith(("error:", "hint:")) for line in text.splitlines()), (args, text)
         assert out == b"", args
-    con = sqlite3.connect(db_path)
+    con = connect(db_url)
     assert con.execute("SELECT count(*), sum(points) FROM posting").fetchone() == before
     assert con.execute("SELECT status FROM redemption").fetchall() == [("pending",)]
     assert con.execute("SELECT status FROM lead").fetchall() == [("pending",)]
@@ -240,6 +290,11 @@ def test_every_write_command_opens_its_transaction_with_begin_immediate(db, tmp_
         verb = statement.lstrip().split(None, 1)[0].upper()
         if verb == "BEGIN":
             began[key] = statement.strip().upper()
+        elif statement.upper().startswith(("SELECT PG_ADVISORY_XACT_LOCK", "SET TRANSACTION")):
+            # PostgreSQL: psycopg sends BEGIN itself; loyaltyctl's first statement is
+            # the write lock (a writer) or SET TRANSACTION (a reader).
+            lock = statement.upper().startswith("SELECT PG_ADVISORY_XACT_LOCK")
+            began[key] = "BEGIN IMMEDIATE" if lock else "BEGIN"
         elif verb in ("INSERT", "UPDATE", "DELETE", "REPLACE"):
             writes.append((began.get(key), statement.split("\n")[0][:60]))
 

@@ -20,6 +20,8 @@ from test_errors import one_error
 
 from loyaltyctl.db import Database, resolve_url
 
+pytestmark = pytest.mark.sqlite_only("flipped bytes in the pages of a SQLite file")
+
 
 @pytest.fixture(scope="module")
 def damaged(tmp_path_factory):

@@ -24,11 +24,10 @@ The program every test starts from (today 2026-11-22, default rules):
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
-from conftest import TODAY, Cli
-from factories import REWARDS, balance, contract, copy_db, import_contracts, load_catalog, small_program
+from conftest import TODAY, Cli, build_template, connect
+from factories import REWARDS, balance, contract, import_contracts, load_catalog, small_program
 
 from loyaltyctl.db import Database, resolve_url
 
@@ -48,9 +47,12 @@ ALL_CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory):
+def template(backend, request, tmp_path_factory):
     """The program above, built once through the CLI; each test gets a copy."""
-    path = tmp_path_factory.mktemp("template") / "loyalty.db"
+    return build_template(backend, request, tmp_path_factory, _build)
+
+
+def _build(path: str) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LOYALTYCTL_DB", str(path))
         mp.setenv("LOYALTYCTL_TODAY", TODAY)
@@ -86,22 +88,33 @@ def template(tmp_path_factory):
             7200,
         )
         db.dispose()  # checkpoints the WAL into the file
-    return path
 
 
 @pytest.fixture
-def prog(template, db_path):
-    copy_db(template, db_path)
-    return db_path
+def prog(template, _isolated, db_url):
+    """The program's database URL."""
+    template.load(_isolated)
+    return db_url
 
 
-def raw(db_path, *statements: str) -> None:
-    con = sqlite3.connect(db_path, isolation_level=None)
-    try:
+def raw(url: str, *statements: str) -> None:
+    """Tamper with the database behind loyaltyctl's back.  On PostgreSQL,
+    ``DROP TRIGGER t_no_delete`` (SQLite's name) disables ``t_append_only``
+    for the statements that follow and enables it again after them."""
+    reenable = []
+    if not url.startswith("sqlite"):
+        out = []
+        for sql in statements:
+            if sql.startswith("DROP TRIGGER "):
+                table = sql.split()[2].rsplit("_no_", 1)[0]
+                out.append(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
+                reenable.append(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only")
+            else:
+                out.append(sql)
+        statements = (*out, *reenable)
+    with connect(url) as con:
         for sql in statements:
             con.execute(sql)
-    finally:
-        con.close()
 
 
 def failing(cli, *expected: str) -> str:
@@ -141,11 +154,12 @@ def test_the_untouched_program_passes_every_check(prog, cli):
     assert got["ok"] is True and all(c["ok"] for c in got["checks"])
 
 
-def test_integrity_check_finds_an_index_that_does_not_match_its_table(prog, db_path, cli):
+@pytest.mark.sqlite_only("rewrites sqlite_master (PRAGMA writable_schema)")
+def test_integrity_check_finds_an_index_that_does_not_match_its_table(prog, cli):
     # Declare the seller index on another column than it was built on: every
     # entry is then "missing" from the index as SQLite now understands it.
     raw(
-        db_path,
+        prog,
         "PRAGMA writable_schema = ON",
         "UPDATE sqlite_master SET sql = 'CREATE INDEX ix_seller_partner_id ON seller (enrolled_on)'"
         " WHERE name = 'ix_seller_partner_id'",
@@ -156,15 +170,16 @@ def test_integrity_check_finds_an_index_that_does_not_match_its_table(prog, db_p
     assert any("ix_seller_partner_id" in p for p in found)
 
 
-def test_foreign_key_check_names_the_row_and_the_missing_parent(prog, db_path, cli):
+@pytest.mark.sqlite_only("a raw SQLite connection does not enforce foreign keys; PostgreSQL always does")
+def test_foreign_key_check_names_the_row_and_the_missing_parent(prog, cli):
     # raw sqlite3 connections do not enforce foreign keys; loyaltyctl's do
-    raw(db_path, "UPDATE lead SET seller_id = 99 WHERE id = 1")
+    raw(prog, "UPDATE lead SET seller_id = 99 WHERE id = 1")
     failing(cli, "foreign_keys", "leads")
     assert problems(cli, "foreign_keys") == ["foreign_key_check: table lead row 1 points to a missing seller"]
 
 
-def test_a_cached_balance_off_by_100(prog, db_path, cli, sub):
-    raw(db_path, "UPDATE account SET balance = balance + 100 WHERE holder = 'partner'")
+def test_a_cached_balance_off_by_100(prog, cli, sub):
+    raw(prog, "UPDATE account SET balance = balance + 100 WHERE holder = 'partner'")
     out = failing(cli, "balances")
     assert "account ACME: cached 7300 != postings 7200" in out
     # the real thing: a process with pipes, exit 6, one error line, JSON on stdout
@@ -179,27 +194,27 @@ def test_a_cached_balance_off_by_100(prog, db_path, cli, sub):
     ]
 
 
-def test_held_points_that_no_pending_request_explains(prog, db_path, cli):
+def test_held_points_that_no_pending_request_explains(prog, cli):
     raw(
-        db_path,
+        prog,
         "UPDATE account SET held = 0 WHERE seller_id = (SELECT id FROM seller WHERE email LIKE 'britt%')",
     )
     out = failing(cli, "holds")
     assert "account britt@bolt.se: held 0 != pending redemptions 500" in out
 
 
-def test_reserved_stock_that_no_pending_request_explains(prog, db_path, cli):
-    raw(db_path, "UPDATE catalog_item SET reserved = 0 WHERE sku = 'MUG'")
+def test_reserved_stock_that_no_pending_request_explains(prog, cli):
+    raw(prog, "UPDATE catalog_item SET reserved = 0 WHERE sku = 'MUG'")
     out = failing(cli, "stock")
     assert "catalog item MUG: reserved 0 != pending quantity 1" in out
 
 
-def test_a_duplicated_idempotency_key(prog, db_path, cli):
+def test_a_duplicated_idempotency_key(prog, cli, backend):
     # The schema refuses a duplicate key (UNIQUE), so rebuild the table without
     # its constraints, then book +10 twice under one key and -20 under another:
     # the balances still add up, only the key is doubled.
     raw(
-        db_path,
+        prog,
         "ALTER TABLE posting RENAME TO posting_old",
         "CREATE TABLE posting AS SELECT * FROM posting_old",
         *[
@@ -211,27 +226,31 @@ def test_a_duplicated_idempotency_key(prog, db_path, cli):
             )
         ],
     )
-    out = failing(cli, "idempotency")
+    if backend == "sqlite":
+        out = failing(cli, "idempotency")
+    else:  # the rebuilt table has no append-only trigger either, and integrity says so
+        out = failing(cli, "integrity", "idempotency")
+        assert "append-only trigger posting_append_only is missing: posting rows can be changed" in out
     assert "idempotency key 'adjust:twice' is used by 2 postings" in out
 
 
-def test_contract_points_that_do_not_match_the_rules(prog, db_path, cli):
+def test_contract_points_that_do_not_match_the_rules(prog, cli):
     # C2 recorded and posted 3 100, but 350 000 SEK earns 3 500 + 100 = 3 600
-    raw(db_path, "UPDATE contract SET amount_ore = 35000000 WHERE contract_id = 'C2'")
+    raw(prog, "UPDATE contract SET amount_ore = 35000000 WHERE contract_id = 'C2'")
     out = failing(cli, "contracts")
     assert "contract C2: earns 3600 by the rules in force on 2026-10-06 != recorded 3100" in out
 
 
-def test_a_quiz_award_that_is_not_correct_times_points_per_correct(prog, db_path, cli):
-    raw(db_path, "UPDATE quiz SET points_per_correct = 60")
+def test_a_quiz_award_that_is_not_correct_times_points_per_correct(prog, cli):
+    raw(prog, "UPDATE quiz SET points_per_correct = 60")
     out = failing(cli, "quizzes")
     assert "quiz Q1, bo@bolt.se: 8 correct x 60 = 480 != awarded 400" in out
     assert "quiz Q1, bo@bolt.se: 8 correct x 60 = 480 != posted 400 (quiz)" in out
 
 
-def test_a_quiz_award_whose_posting_is_gone(prog, db_path, cli):
+def test_a_quiz_award_whose_posting_is_gone(prog, cli):
     raw(
-        db_path,
+        prog,
         "DROP TRIGGER posting_no_delete",
         "DELETE FROM posting WHERE idem_key LIKE 'quiz:%'",
         "UPDATE account SET balance = balance - 400"
@@ -241,9 +260,9 @@ def test_a_quiz_award_whose_posting_is_gone(prog, db_path, cli):
     assert "quiz Q1, bo@bolt.se: 8 correct x 50 = 400, but no posting quiz:Q1:3" in out
 
 
-def test_a_quiz_posting_without_an_award(prog, db_path, cli):
+def test_a_quiz_posting_without_an_award(prog, cli):
     raw(
-        db_path,
+        prog,
         "DROP TRIGGER quiz_award_no_delete",
         "DELETE FROM quiz_award",
     )
@@ -251,17 +270,17 @@ def test_a_quiz_posting_without_an_award(prog, db_path, cli):
     assert "posting quiz:Q1:3: 400 points to bo@bolt.se that no quiz award explains" in out
 
 
-def test_a_lead_posting_for_a_lead_that_is_not_accepted(prog, db_path, cli):
-    raw(db_path, "UPDATE lead SET status = 'rejected', reason = 'oops' WHERE id = 1")
+def test_a_lead_posting_for_a_lead_that_is_not_accepted(prog, cli):
+    raw(prog, "UPDATE lead SET status = 'rejected', reason = 'oops' WHERE id = 1")
     out = failing(cli, "leads")
     assert "lead #1 (britt@bolt.se): rejected, but it has a lead posting lead:1 of 1000" in out
 
 
-def test_an_accepted_lead_paid_other_than_lead_points_as_of_acceptance(prog, db_path, cli):
+def test_an_accepted_lead_paid_other_than_lead_points_as_of_acceptance(prog, cli):
     # A version of lead_points = 2 000 that was in the rules before the lead was
     # accepted: the lead should have earned 2 000, not the 1 000 recorded and posted.
     raw(
-        db_path,
+        prog,
         "INSERT INTO rule_version (key, value, valid_from, created_at, actor)"
         " VALUES ('lead_points', '2000', '2026-01-01', '2026-01-01 00:00:00.000000', 'x')",
     )
@@ -270,19 +289,19 @@ def test_an_accepted_lead_paid_other_than_lead_points_as_of_acceptance(prog, db_
     assert "lead #1 (britt@bolt.se): lead_points on 2026-11-22 is 2000 != posted 1000" in out
 
 
-def test_a_lead_points_version_written_after_acceptance_changes_nothing(prog, db_path, cli):
+def test_a_lead_points_version_written_after_acceptance_changes_nothing(prog, cli):
     # back-dated, but written later than the lead was credited: not a mismatch
     raw(
-        db_path,
+        prog,
         "INSERT INTO rule_version (key, value, valid_from, created_at, actor)"
         " VALUES ('lead_points', '2000', '2026-01-01', '2099-01-01 00:00:00.000000', 'x')",
     )
     cli("db", "check", ok=True)
 
 
-def test_an_accepted_lead_without_its_posting(prog, db_path, cli):
+def test_an_accepted_lead_without_its_posting(prog, cli):
     raw(
-        db_path,
+        prog,
         "DROP TRIGGER posting_no_delete",
         "DELETE FROM posting WHERE idem_key = 'lead:1'",
         "UPDATE account SET balance = balance - 1000"
@@ -292,9 +311,9 @@ def test_an_accepted_lead_without_its_posting(prog, db_path, cli):
     assert "lead #1 (britt@bolt.se): accepted on 2026-11-22 for 1000 points, but no posting lead:1" in out
 
 
-def test_a_leaderboard_award_that_differs_from_its_bonus_posting(prog, db_path, cli):
+def test_a_leaderboard_award_that_differs_from_its_bonus_posting(prog, cli):
     raw(
-        db_path,
+        prog,
         "DROP TRIGGER leaderboard_award_no_update",
         "UPDATE leaderboard_award SET bonus = 4000 WHERE rank = 1",
     )
@@ -302,23 +321,23 @@ def test_a_leaderboard_award_that_differs_from_its_bonus_posting(prog, db_path, 
     assert "bonus:2026-10:3: awarded 4000 points to account #" in out and "!= posted 5000" in out
 
 
-def test_an_approved_redemption_without_its_debit(prog, db_path, cli):
-    raw(db_path, "UPDATE redemption SET status = 'approved' WHERE id = 'R000002'")
+def test_an_approved_redemption_without_its_debit(prog, cli):
+    raw(prog, "UPDATE redemption SET status = 'approved' WHERE id = 'R000002'")
     out = failing(cli, "redemptions")
     assert "redemption R000002 (bo@bolt.se): approved for 3000 points, but there is no debit posting" in out
 
 
-def test_a_rejected_redemption_with_a_debit(prog, db_path, cli):
-    raw(db_path, "UPDATE redemption SET status = 'rejected', reason = 'x' WHERE id = 'R000001'")
+def test_a_rejected_redemption_with_a_debit(prog, cli):
+    raw(prog, "UPDATE redemption SET status = 'rejected', reason = 'x' WHERE id = 'R000001'")
     out = failing(cli, "redemptions")
     assert (
         "redemption R000001 (ACME): rejected, but it has a debit posting redemption:R000001 of -1000" in out
     )
 
 
-def test_a_debit_of_the_wrong_size(prog, db_path, cli):
+def test_a_debit_of_the_wrong_size(prog, cli):
     # the request says 2 x 500 = 1 000; pretend it was 3 x 500 (stock is not
     # looked at for decided requests)
-    raw(db_path, "UPDATE redemption SET quantity = 3, points = 1500 WHERE id = 'R000001'")
+    raw(prog, "UPDATE redemption SET quantity = 3, points = 1500 WHERE id = 'R000001'")
     out = failing(cli, "redemptions")
     assert "redemption R000001 (ACME): debit of -1500 to ACME != posted -1000 to ACME (redemption)" in out

@@ -19,6 +19,7 @@ def one_error(stderr: str) -> str:
     return lines[0]
 
 
+@pytest.mark.sqlite_only("a file that is not a SQLite database")
 def test_a_file_that_is_not_a_database(tmp_path, sub):
     path = tmp_path / "notes.txt"
     path.write_text("shopping list\n" * 100)
@@ -28,6 +29,7 @@ def test_a_file_that_is_not_a_database(tmp_path, sub):
     assert path.read_text() == "shopping list\n" * 100  # untouched
 
 
+@pytest.mark.sqlite_only("flipped bytes in a SQLite file")
 def test_a_database_with_flipped_bytes(db, db_path, tmp_path, sub):
     small_program(db)
     import_contracts(
@@ -61,6 +63,7 @@ def test_a_database_with_flipped_bytes(db, db_path, tmp_path, sub):
             one_error(r.stderr.decode())
 
 
+@pytest.mark.sqlite_only("the directory of a SQLite file")
 def test_a_database_directory_that_cannot_be_created(tmp_path, cli):
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -128,11 +131,10 @@ def read_position(pid: int, path) -> int:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fdinfo"), reason="needs Linux /proc")
-def test_an_interrupted_import_writes_nothing(db, db_path, tmp_path):
+def test_an_interrupted_import_writes_nothing(db, sql, tmp_path):
     """Ctrl-C in the middle of a long import: exit 130, one line, and the
     database exactly as before (one transaction per command)."""
     import signal
-    import sqlite3
     import subprocess
     import sys
     import time
@@ -163,6 +165,5 @@ def test_an_interrupted_import_writes_nothing(db, db_path, tmp_path):
     assert (
         one_error(err.decode()) == "error: interrupted; nothing was written (the transaction was rolled back)"
     )
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM contract").fetchone()[0] == 0
-        assert conn.execute("SELECT count(*) FROM posting").fetchone()[0] == 0
+    assert sql("SELECT count(*) FROM contract") == [(0,)]
+    assert sql("SELECT count(*) FROM posting") == [(0,)]

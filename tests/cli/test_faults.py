@@ -41,6 +41,7 @@ def page_count(db_path) -> int:
         return con.execute("PRAGMA page_count").fetchone()[0]
 
 
+@pytest.mark.sqlite_only("max_page_count: a full SQLite file")
 def test_disk_full_during_an_import(db, db_path, tmp_path, sub):
     small_program(db)
     db.dispose()
@@ -66,6 +67,7 @@ def test_disk_full_during_an_import(db, db_path, tmp_path, sub):
     assert table_counts(db_path) == (ROWS, ROWS, 1, 3)
 
 
+@pytest.mark.sqlite_only("LOYALTYCTL_MAX_PAGES applies to SQLite")
 def test_a_bad_page_cap_is_one_line(cli, monkeypatch):
     monkeypatch.setenv("LOYALTYCTL_MAX_PAGES", "lots")
     r = cli("points", "balance")
@@ -74,6 +76,7 @@ def test_a_bad_page_cap_is_one_line(cli, monkeypatch):
     assert line == "error: LOYALTYCTL_MAX_PAGES='lots' is not a positive number of pages"
 
 
+@pytest.mark.sqlite_only("a SQLite error message")
 def test_describe_db_error_maps_sqlite_full():
     from loyaltyctl.db import describe_db_error
     from loyaltyctl.errors import FileProblem
@@ -110,14 +113,14 @@ def run_limited(*args: str, cwd=None) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def big_account(db, db_path):
+def big_account(db, db_url):
     """bo@bolt.se with 1 500 postings: a statement of well over 64 KiB."""
     small_program(db)
     import_contracts(
         db, "".join(f"C{i},BOLT,bo@bolt.se,2026-11-10,100000,leasing,started\n" for i in range(1_500))
     )
     db.dispose()
-    return db_path
+    return db_url
 
 
 def leftovers(directory) -> list[str]:
@@ -202,6 +205,7 @@ def _umask_000() -> None:
     os.umask(0)
 
 
+@pytest.mark.sqlite_only("file modes of the SQLite file, its -wal and -shm, and a backup")
 def test_everything_is_created_0600_whatever_the_umask(tmp_path):
     """With umask 000 a careless program creates world-writable files.  The
     database (and its directory), its -wal and -shm files, a statements
@@ -269,6 +273,7 @@ def test_everything_is_created_0600_whatever_the_umask(tmp_path):
     }
 
 
+@pytest.mark.sqlite_only("a file size limit under the SQLite file")
 def test_a_file_size_limit_under_the_database_during_an_import(db, db_path, tmp_path):
     """The write-ahead log cannot grow past the limit: SQLite reports a disk I/O
     error; exit 7, one line, nothing written, and the import works afterwards."""

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import TODAY
-from factories import copy_db, create_quiz, rewards_program
+from conftest import TODAY, build_template, raw_sql, table_names
+from factories import create_quiz, rewards_program
 
 from loyaltyctl.db import Database, resolve_url
 
@@ -179,69 +178,48 @@ ALL = pytest.mark.parametrize("cmd", COMMANDS, ids=[c.name for c in COMMANDS])
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
+def template(backend, request, tmp_path_factory):
     import os
 
-    path = tmp_path_factory.mktemp("template") / "loyalty.db"
-    old = os.environ.get("LOYALTYCTL_TODAY")
-    os.environ["LOYALTYCTL_TODAY"] = TODAY
-    try:
-        database = Database(resolve_url(str(path)))
-        database.ensure_schema()
-        rewards_program(database)
-        create_quiz(database, "Q1", questions=10, points=50)
-        database.dispose()
-    finally:
-        if old is None:
-            del os.environ["LOYALTYCTL_TODAY"]
-        else:
-            os.environ["LOYALTYCTL_TODAY"] = old
-    return path
+    def build(target: str) -> None:
+        old = os.environ.get("LOYALTYCTL_TODAY")
+        os.environ["LOYALTYCTL_TODAY"] = TODAY
+        try:
+            database = Database(resolve_url(target))
+            database.ensure_schema()
+            rewards_program(database)
+            create_quiz(database, "Q1", questions=10, points=50)
+            database.dispose()
+        finally:
+            if old is None:
+                del os.environ["LOYALTYCTL_TODAY"]
+            else:
+                os.environ["LOYALTYCTL_TODAY"] = old
+
+    return build_template(backend, request, tmp_path_factory, build)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _command_built_once():
-    """typer's CliRunner builds the whole command tree on every call (most of
-    the time of a small import); build it once for the ~300 runs here."""
-    import typer.testing
-
-    from loyaltyctl.cli import app
-
-    build = typer.testing._get_command
-    built = build(app)
-    typer.testing._get_command = lambda a: built if a is app else build(a)
-    yield
-    typer.testing._get_command = build
-
-
-_TEMPLATE_DUMP: dict[str, list] = {}
+# The dump of a fresh copy, per backend (made once: every copy is the same).
+_TEMPLATE_DUMP: dict[str, dict[str, list]] = {}
 
 
 @pytest.fixture
-def prog(template, db_path, tmp_path, monkeypatch):
-    """A fresh copy of the program; ``before(prog)`` is its dump."""
-    copy_db(template, db_path)
+def prog(template, _isolated, db_url, tmp_path, monkeypatch):
+    """A fresh copy of the program (its database URL); ``before_dump(prog)`` is its dump."""
+    template.load(_isolated)
     monkeypatch.chdir(tmp_path)
-    if not _TEMPLATE_DUMP:
-        _TEMPLATE_DUMP.update(dump(db_path))
-    return db_path
+    if template.backend not in _TEMPLATE_DUMP:
+        _TEMPLATE_DUMP[template.backend] = dump(db_url)
+    return db_url
 
 
-def before_dump(db_path: Path) -> dict[str, list]:
-    """The dump of a fresh copy (made once: every copy is the same)."""
-    return _TEMPLATE_DUMP
+def before_dump(url: str) -> dict[str, list]:
+    return _TEMPLATE_DUMP["sqlite" if url.startswith("sqlite") else "postgresql"]
 
 
-def dump(db_path: Path) -> dict[str, list]:
+def dump(url: str) -> dict[str, list]:
     """Every row of every table, in a stable order."""
-    con = sqlite3.connect(db_path)
-    try:
-        tables = [
-            r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
-        ]
-        return {t: sorted(map(repr, con.execute(f'SELECT * FROM "{t}"'))) for t in tables}
-    finally:
-        con.close()
+    return {t: sorted(map(repr, raw_sql(url, f'SELECT * FROM "{t}"'))) for t in table_names(url)}
 
 
 def write(name: str, data: str | bytes) -> str:
@@ -253,7 +231,7 @@ def run(cli, cmd: Command, data: str | bytes, *extra: str, name: str = "in.csv")
     return cli(*cmd.args, write(name, data), *extra)
 
 
-def rejected(result, db_path: Path, before: dict, where: str, reason: str, code: int = 1) -> str:
+def rejected(result, db_path: str, before: dict, where: str, reason: str, code: int = 1) -> str:
     """Exit code; one stderr line at ``where`` holding ``reason``; nothing else
     but error/hint/note lines; the database as it was.  Returns the line."""
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
@@ -268,7 +246,7 @@ def rejected(result, db_path: Path, before: dict, where: str, reason: str, code:
     return line
 
 
-def accepted(result, db_path: Path, before: dict, table: str, added: int = 1) -> dict:
+def accepted(result, db_path: str, before: dict, table: str, added: int = 1) -> dict:
     assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
     after = dump(db_path)
     assert len(after[table]) == len(before[table]) + added, (table, before[table], after[table])
@@ -563,12 +541,8 @@ def test_dates(prog, cli, cmd, column, value, reason):
 TEXT_CASES = [(c, col, v) for c in COMMANDS for col, v in c.text.items()]
 
 
-def stored(db_path: Path, table: str) -> list[tuple]:
-    con = sqlite3.connect(db_path)
-    try:
-        return [tuple(r) for r in con.execute(f'SELECT * FROM "{table}"')]
-    finally:
-        con.close()
+def stored(url: str, table: str) -> list[tuple]:
+    return [tuple(r) for r in raw_sql(url, f'SELECT * FROM "{table}" ORDER BY 1')]
 
 
 @pytest.mark.parametrize(

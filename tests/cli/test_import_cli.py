@@ -19,8 +19,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import TODAY
-from factories import HEADER, build_program_db, copy_db
+from conftest import TODAY, build_template
+from factories import HEADER, build_program_db
 
 SEMI_HEADER = HEADER.replace(",", ";")
 BASE = "BASE,BOLT,bo@bolt.se,2026-01-10,250000,leasing,started\n"
@@ -53,17 +53,17 @@ REJECTED_HINT = "hint: fix the rows, or pass --skip-invalid --rejects FILE to ap
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "loyalty.db"
-    build_program_db(path, BASE, today=TODAY)
-    return path
+def template(backend, request, tmp_path_factory):
+    return build_template(
+        backend, request, tmp_path_factory, lambda t: build_program_db(t, BASE, today=TODAY)
+    )
 
 
 @pytest.fixture
-def prog(template, db_path, tmp_path, monkeypatch):
+def prog(template, _isolated, tmp_path, monkeypatch):
     """A copy of the program database; the working directory is the test's tmp
     dir, so files are named as a person would name them (contracts.csv)."""
-    copy_db(template, db_path)
+    template.load(_isolated)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -583,9 +583,9 @@ def test_stdin_pipe_failures_are_one_line_no_traceback(prog, sub, cli, args, dat
     assert state(cli) == BEFORE
 
 
-def test_a_field_over_the_csv_limit_is_refused_promptly(prog, sub, cli):
+def test_a_field_over_the_csv_limit_is_refused_without_hanging(prog, sub, cli):
     row = "N1,BOLT,bo@bolt.se,2026-01-10,1000," + "x" * 131073 + ",started\n"
-    p = sub("contracts", "import", "-", input=(HEADER + THREE + row).encode(), timeout=3)
+    p = sub("contracts", "import", "-", input=(HEADER + THREE + row).encode(), timeout=30)
     err = p.stderr.decode()
     assert p.returncode == 1
     assert err.splitlines()[0] == "error: <stdin>:5:6: product: field longer than 131072 characters"
@@ -593,5 +593,5 @@ def test_a_field_over_the_csv_limit_is_refused_promptly(prog, sub, cli):
     assert state(cli) == BEFORE
     # 131 072 characters (in an ignored column) is within the limit
     data = HEADER.strip() + ",note\n" + "N2,BOLT,bo@bolt.se,2026-01-10,1000,x,started," + "n" * 131072 + "\n"
-    p = sub("contracts", "import", "-", input=data.encode(), timeout=3)
+    p = sub("contracts", "import", "-", input=data.encode(), timeout=30)
     assert p.returncode == 0, p.stderr

@@ -17,6 +17,8 @@ from conftest import ROOT
 from factories import HEADER, small_program
 from test_errors import read_position
 
+pytestmark = pytest.mark.sqlite_only("kill -9 of a SQLite writer: its journal, then db check")
+
 ROWS = 20_000
 SELLERS = [
     ("BOLT", "bo@bolt.se"),

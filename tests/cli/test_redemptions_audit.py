@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 
 import pytest
+from conftest import connect
 from factories import rewards_program
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
+from loyaltyctl.db import WRITE_LOCK
 from loyaltyctl.services import redemptions
 
 
@@ -34,9 +35,9 @@ def as_json(result) -> object:
     return json.loads(result.stdout)
 
 
-def snapshot(db_path) -> dict:
+def snapshot(db_url) -> dict:
     """Everything a decision may change."""
-    con = sqlite3.connect(db_path)
+    con = connect(db_url)
     out = {
         "requests": con.execute(
             "SELECT id, status, decided_at, reason FROM redemption ORDER BY id"
@@ -85,12 +86,19 @@ def traced(cli, *args: str) -> list[str]:
     return statements
 
 
+# How a transaction starts: SQLite's BEGIN (IMMEDIATE for a writer); on
+# PostgreSQL psycopg sends BEGIN itself, and loyaltyctl's first statement is the
+# write lock or, for a reader, SET TRANSACTION.
+STARTS = ("BEGIN", "SELECT PG_ADVISORY_XACT_LOCK", "SET TRANSACTION")
+
+
 def assert_under_write_lock(statements: list[str], first_read: str, last_write: str) -> None:
     read = next(i for i, s in enumerate(statements) if s.startswith(first_read))
     write = max(i for i, s in enumerate(statements) if s.startswith(last_write))
-    began = max(i for i, s in enumerate(statements[:read]) if s.startswith("BEGIN"))
-    assert statements[began] == "BEGIN IMMEDIATE"  # the write lock before the first read
-    assert not any(s.startswith(("COMMIT", "ROLLBACK", "BEGIN")) for s in statements[began + 1 : write])
+    began = max(i for i, s in enumerate(statements[:read]) if s.startswith(STARTS))
+    # the write lock before the first read
+    assert statements[began] in ("BEGIN IMMEDIATE", f"SELECT PG_ADVISORY_XACT_LOCK({WRITE_LOCK})")
+    assert not any(s.startswith(("COMMIT", "ROLLBACK", *STARTS)) for s in statements[began + 1 : write])
 
 
 def test_the_availability_check_runs_under_the_write_lock(prog, cli):
@@ -111,7 +119,7 @@ def test_server_databases_lock_the_rows_the_checks_read():
     assert str(redemptions.lock_item("MUG").compile(dialect=pg)).rstrip().endswith("FOR UPDATE")
 
 
-def test_concurrent_requests_cannot_spend_the_same_points_twice(prog, db_path):
+def test_concurrent_requests_cannot_spend_the_same_points_twice(prog, db_url):
     # ACME has 3 700: only one of three simultaneous 3 000-point requests fits.
     prog.dispose()
     procs = [
@@ -130,18 +138,18 @@ def test_concurrent_requests_cannot_spend_the_same_points_twice(prog, db_path):
     codes = sorted(code for code, _ in results)
     assert codes == [0, 4, 4], results  # the others waited, then saw 700 available
     assert all("700 points available" in err for code, err in results if code == 4)
-    con = sqlite3.connect(db_path)
+    con = connect(db_url)
     held = con.execute("SELECT held FROM account WHERE holder = 'partner'").fetchone()[0]
     count = con.execute("SELECT count(*) FROM redemption").fetchone()[0]
     con.close()
     assert (held, count) == (3000, 1)
 
 
-def test_a_redemption_posting_carries_the_seller_of_a_seller_account(prog, cli, db_path):
+def test_a_redemption_posting_carries_the_seller_of_a_seller_account(prog, cli, db_url):
     cli("redemptions", "request", "bo@bolt.se", "MUG", "--id", "B1", ok=True)
     cli("redemptions", "request", "ACME", "MUG", "--id", "A1", ok=True)
     cli("redemptions", "approve", "B1", "A1", ok=True)
-    con = sqlite3.connect(db_path)
+    con = connect(db_url)
     rows = con.execute(
         "SELECT p.reference, s.email FROM posting p LEFT JOIN seller s ON s.id = p.seller_id "
         "WHERE p.kind = 'redemption' ORDER BY p.reference"
@@ -173,35 +181,35 @@ def test_a_price_change_in_an_import_never_alters_a_pending_request(prog, cli):
         ["reject", "A1", "B1", "NOPE", "--reason", "no"],
     ],
 )
-def test_several_ids_with_an_unknown_one_change_nothing(prog, cli, db_path, command):
+def test_several_ids_with_an_unknown_one_change_nothing(prog, cli, db_url, command):
     cli("redemptions", "request", "ACME", "MUG", "--id", "A1", ok=True)
     cli("redemptions", "request", "bo@bolt.se", "TRIP", "--id", "B0", ok=False)  # 3 000 > 2 600: refused
     cli("redemptions", "request", "bo@bolt.se", "MUG", "--qty", "2", "--id", "B1", ok=True)
-    before = snapshot(db_path)
+    before = snapshot(db_url)
     r = cli("redemptions", *command)
     assert r.exit_code == 3 and "NOPE" in r.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(db_url) == before
 
 
-def test_a_decided_request_in_the_list_refuses_the_whole_command(prog, cli, db_path):
+def test_a_decided_request_in_the_list_refuses_the_whole_command(prog, cli, db_url):
     cli("redemptions", "request", "ACME", "MUG", "--id", "A1", ok=True)
     cli("redemptions", "request", "bo@bolt.se", "MUG", "--id", "B1", ok=True)
     cli("redemptions", "reject", "B1", "--reason", "duplicate", ok=True)
-    before = snapshot(db_path)
+    before = snapshot(db_url)
     r = cli("redemptions", "approve", "A1", "B1")  # A1 alone would pass; B1 was rejected
     assert r.exit_code == 4 and "B1 was already rejected on 2026-11-22" in r.stderr
-    assert snapshot(db_path) == before
+    assert snapshot(db_url) == before
 
 
-def test_deciding_the_other_way_is_refused_both_ways(prog, cli, db_path):
+def test_deciding_the_other_way_is_refused_both_ways(prog, cli, db_url):
     cli("redemptions", "request", "ACME", "MUG", "--id", "A1", ok=True)
     cli("redemptions", "request", "ACME", "MUG", "--id", "A2", ok=True)
     cli("redemptions", "approve", "A1", ok=True)
     cli("redemptions", "reject", "A2", "--reason", "no", ok=True)
-    before = snapshot(db_path)
+    before = snapshot(db_url)
     assert cli("redemptions", "reject", "A1", "--reason", "late").exit_code == 4
     assert cli("redemptions", "approve", "A2").exit_code == 4
     # The same way again is fine and changes nothing.
     assert cli("redemptions", "approve", "A1").exit_code == 0
     assert cli("redemptions", "reject", "A2", "--reason", "again").exit_code == 0
-    assert snapshot(db_path) == before
+    assert snapshot(db_url) == before

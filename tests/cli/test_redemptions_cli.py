@@ -7,9 +7,9 @@ TRIP 3 000 (unlimited).
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
+from conftest import connect
 from factories import rewards_program
 
 
@@ -32,8 +32,8 @@ def item(cli, sku: str) -> dict:
     return as_json(cli("catalog", "show", sku, "--format", "json"))
 
 
-def postings(db_path, kind: str) -> list[tuple]:
-    con = sqlite3.connect(db_path)
+def postings(db_url, kind: str) -> list[tuple]:
+    con = connect(db_url)
     rows = con.execute(
         "SELECT idem_key, points, reference FROM posting WHERE kind = ? ORDER BY id", (kind,)
     ).fetchall()
@@ -41,7 +41,7 @@ def postings(db_path, kind: str) -> list[tuple]:
     return rows
 
 
-def test_request_holds_approve_debits_reject_releases(prog, cli, db_path):
+def test_request_holds_approve_debits_reject_releases(prog, cli, db_url):
     r = cli("redemptions", "request", "ACME", "MUG", "--qty", "2", ok=True)
     first = r.stdout.strip()
     assert first == "R000001"
@@ -58,7 +58,7 @@ def test_request_holds_approve_debits_reject_releases(prog, cli, db_path):
     assert (acme["balance"], acme["held"], acme["available"]) == (2700, 500, 2200)
     mug = item(cli, "MUG")
     assert (mug["stock"], mug["reserved"], mug["available"]) == (1, 1, 0)  # 3 - 2 on hand
-    assert postings(db_path, "redemption") == [("redemption:R000001", -1000, "R000001")]
+    assert postings(db_url, "redemption") == [("redemption:R000001", -1000, "R000001")]
 
     cli("redemptions", "reject", second, "--reason", "out of season", ok=True)
     acme = balance(cli, "ACME")
@@ -75,12 +75,12 @@ def test_request_holds_approve_debits_reject_releases(prog, cli, db_path):
     assert check.exit_code == 0, check.stdout
 
 
-def test_deciding_twice_is_harmless_and_the_other_way_is_refused(prog, cli, db_path):
+def test_deciding_twice_is_harmless_and_the_other_way_is_refused(prog, cli, db_url):
     rid = cli("redemptions", "request", "bo@bolt.se", "MUG", ok=True).stdout.strip()
     cli("redemptions", "approve", rid, ok=True)
     again = as_json(cli("redemptions", "approve", rid, "--format", "json"))
     assert again[0]["result"] == "unchanged"
-    assert len(postings(db_path, "redemption")) == 1
+    assert len(postings(db_url, "redemption")) == 1
     r = cli("redemptions", "reject", rid, "--reason", "oops")
     assert r.exit_code == 4 and "already approved" in r.stderr
     assert balance(cli, "bo@bolt.se")["balance"] == 2600 - 500  # debited once
@@ -97,11 +97,11 @@ def test_a_request_beyond_points_or_stock_writes_nothing(prog, cli):
     assert balance(cli, "ACME")["held"] == 0
 
 
-def test_several_ids_are_all_or_nothing(prog, cli, db_path):
+def test_several_ids_are_all_or_nothing(prog, cli, db_url):
     a = cli("redemptions", "request", "ACME", "MUG", ok=True).stdout.strip()
     r = cli("redemptions", "approve", a, "R999999")
     assert r.exit_code == 3 and "R999999" in r.stderr
-    assert postings(db_path, "redemption") == []
+    assert postings(db_url, "redemption") == []
     assert as_json(cli("redemptions", "list", "--status", "pending", "--format", "json"))[0]["id"] == a
 
 
@@ -131,14 +131,14 @@ def test_a_price_change_does_not_alter_a_pending_request(prog, cli):
     assert balance(cli, "ACME")["balance"] == 3700 - 500  # the price of the request day
 
 
-def test_a_named_request_is_safe_to_rerun_and_approve_has_a_dry_run(prog, cli, db_path):
+def test_a_named_request_is_safe_to_rerun_and_approve_has_a_dry_run(prog, cli, db_url):
     assert cli("redemptions", "request", "ACME", "MUG", "--id", "mail-7", ok=True).stdout.strip() == "MAIL-7"
     again = cli("redemptions", "request", "ACME", "MUG", "--id", "mail-7", ok=True)
     assert again.stdout.strip() == "MAIL-7" and "already requested" in again.stderr
     assert balance(cli, "ACME")["held"] == 500  # held once
     r = cli("redemptions", "approve", "MAIL-7", "--dry-run", ok=True)
     assert "dry run" in r.stderr
-    assert postings(db_path, "redemption") == []
+    assert postings(db_url, "redemption") == []
     assert balance(cli, "ACME")["held"] == 500
 
 

@@ -24,11 +24,9 @@ import csv
 import io
 import json
 import os
-import shutil
-import sqlite3
-from pathlib import Path
 
 import pytest
+from conftest import build_template
 from typer.testing import CliRunner
 
 from loyaltyctl.cli import app
@@ -53,11 +51,14 @@ PROGRAM_KEYS = [
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("reports") / "loyalty.db"
+def built(backend, request, tmp_path_factory):
+    return build_template(backend, request, tmp_path_factory, _build)
+
+
+def _build(target: str) -> None:
     runner = CliRunner()
     saved = {k: os.environ.get(k) for k in ("LOYALTYCTL_DB", "LOYALTYCTL_TODAY")}
-    os.environ["LOYALTYCTL_DB"] = str(path)
+    os.environ["LOYALTYCTL_DB"] = target
 
     def cli(*args: str, input: str | None = None) -> None:
         r = runner.invoke(app, list(args), input=input, catch_exceptions=False)
@@ -115,15 +116,11 @@ def built(tmp_path_factory) -> Path:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
-    return path
 
 
 @pytest.fixture
-def prog(built, db_path):
-    shutil.copyfile(built, db_path)
+def prog(built, _isolated):
+    built.load(_isolated)
 
 
 def as_json(r) -> dict:

@@ -4,19 +4,19 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 from pathlib import Path
 
 import pexpect
 import pytest
+from conftest import connect
 from factories import rewards_program
 
 LOYALTYCTL = Path(sys.executable).parent / "loyaltyctl"
 
 
-def statuses(db_path) -> dict:
-    con = sqlite3.connect(db_path)
+def statuses(db_url) -> dict:
+    con = connect(db_url)
     rows = con.execute("SELECT id, status, reason FROM redemption").fetchall()
     held = dict(con.execute("SELECT holder, sum(held) FROM account GROUP BY holder").fetchall())
     con.close()
@@ -32,7 +32,7 @@ def queue(db, cli):
     db.dispose()
 
 
-def test_review_approves_rejects_and_quits_midway_in_a_real_terminal(queue, db_path):
+def test_review_approves_rejects_and_quits_midway_in_a_real_terminal(queue, db_url):
     env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm"}
     child = pexpect.spawn(
         str(LOYALTYCTL),
@@ -65,7 +65,7 @@ def test_review_approves_rejects_and_quits_midway_in_a_real_terminal(queue, db_p
     finally:
         child.close()
     assert child.exitstatus == 0
-    got = statuses(db_path)
+    got = statuses(db_url)
     assert got["requests"] == {
         "R000001": ("approved", None),
         "R000002": ("rejected", "not in this region"),
@@ -75,7 +75,7 @@ def test_review_approves_rejects_and_quits_midway_in_a_real_terminal(queue, db_p
     assert got["held"] == {"partner": 3000, "seller": 0}
 
 
-def test_review_without_a_terminal_refuses_with_a_hint(queue, sub, db_path):
+def test_review_without_a_terminal_refuses_with_a_hint(queue, sub, db_url):
     r = sub("redemptions", "review")  # real pipes: not a terminal
     assert r.returncode == 2
     lines = r.stderr.decode().strip().splitlines()
@@ -83,10 +83,10 @@ def test_review_without_a_terminal_refuses_with_a_hint(queue, sub, db_path):
         "error: redemptions review needs a terminal; "
         "use `redemptions approve ID...` or `redemptions reject ID... --reason TEXT`"
     ]
-    assert all(s == "pending" for s, _ in statuses(db_path)["requests"].values())
+    assert all(s == "pending" for s, _ in statuses(db_url)["requests"].values())
 
 
-def test_a_lost_terminal_keeps_the_decisions_already_taken(queue, db_path, cli):
+def test_a_lost_terminal_keeps_the_decisions_already_taken(queue, db_url, cli):
     env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm"}
     child = pexpect.spawn(str(LOYALTYCTL), ["redemptions", "review"], env=env, encoding="utf-8", timeout=30)
     try:
@@ -96,7 +96,7 @@ def test_a_lost_terminal_keeps_the_decisions_already_taken(queue, db_path, cli):
         child.expect(r"R000002:")
     finally:
         child.close(force=True)  # the terminal goes away mid-question (SIGHUP, then SIGKILL)
-    got = statuses(db_path)
+    got = statuses(db_url)
     assert got["requests"] == {
         "R000001": ("approved", None),
         "R000002": ("pending", None),

@@ -26,11 +26,9 @@ import csv
 import io
 import json
 import os
-import shutil
-import sqlite3
-from pathlib import Path
 
 import pytest
+from conftest import build_template
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
@@ -49,12 +47,15 @@ ACME_ENTRIES = [
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
+def built(backend, request, tmp_path_factory):
     """The program above, built once through the CLI; each test gets a copy."""
-    path = tmp_path_factory.mktemp("statements") / "loyalty.db"
+    return build_template(backend, request, tmp_path_factory, _build)
+
+
+def _build(target: str) -> None:
     runner = CliRunner()
     saved = {k: os.environ.get(k) for k in ("LOYALTYCTL_DB", "LOYALTYCTL_TODAY")}
-    os.environ["LOYALTYCTL_DB"] = str(path)
+    os.environ["LOYALTYCTL_DB"] = target
 
     def cli(*args: str, input: str | None = None) -> None:
         r = runner.invoke(app, list(args), input=input, catch_exceptions=False)
@@ -107,15 +108,11 @@ def built(tmp_path_factory) -> Path:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
-    return path
 
 
 @pytest.fixture
-def prog(built, db_path, monkeypatch):
-    shutil.copyfile(built, db_path)
+def prog(built, _isolated, monkeypatch):
+    built.load(_isolated)
     monkeypatch.setenv("LOYALTYCTL_TODAY", "2026-12-02")  # the export day
 
 

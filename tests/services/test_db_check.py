@@ -4,7 +4,6 @@ itself keeps postings append-only and integral."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 from factories import import_contracts, small_program
@@ -22,16 +21,8 @@ CONTRACTS = (
 def prog(db):
     small_program(db)
     import_contracts(db, CONTRACTS)
-    db.dispose()  # raw sqlite3 connections below work on the file alone
+    db.dispose()  # raw connections below work on the database alone
     return db
-
-
-def raw(db_path, sql: str, *params) -> None:
-    con = sqlite3.connect(db_path, isolation_level=None)
-    try:
-        con.execute(sql, params)
-    finally:
-        con.close()
 
 
 def test_check_passes_on_a_good_database(prog, cli):
@@ -61,8 +52,8 @@ def test_check_on_an_empty_database(db, cli):
     cli("db", "check", ok=True)
 
 
-def test_a_tampered_cached_balance_is_named_with_both_numbers(prog, db_path, cli):
-    raw(db_path, "UPDATE account SET balance = balance + 7")
+def test_a_tampered_cached_balance_is_named_with_both_numbers(prog, sql, cli):
+    sql("UPDATE account SET balance = balance + 7")
     r = cli("db", "check")
     assert r.exit_code == 6
     # bo: 2 600 + 7 = 2 607 cached, 2 600 in postings; the pool: 1 100 + 7 = 1 107
@@ -76,8 +67,8 @@ def test_a_tampered_cached_balance_is_named_with_both_numbers(prog, db_path, cli
     assert [c["check"] for c in got["checks"] if not c["ok"]] == ["balances"]
 
 
-def test_a_tampered_contract_is_found(prog, db_path, cli):
-    raw(db_path, "UPDATE contract SET posted_points = posted_points + 1 WHERE contract_id = 'C1'")
+def test_a_tampered_contract_is_found(prog, sql, cli):
+    sql("UPDATE contract SET posted_points = posted_points + 1 WHERE contract_id = 'C1'")
     r = cli("db", "check")
     assert r.exit_code == 6
     assert "contract C1: earns 2600" in r.stdout and "recorded 2601" in r.stdout
@@ -85,84 +76,89 @@ def test_a_tampered_contract_is_found(prog, db_path, cli):
     assert "C2" not in r.stdout
 
 
-def test_a_contract_changed_behind_the_ledgers_back_is_found(prog, db_path, cli):
+def test_a_contract_changed_behind_the_ledgers_back_is_found(prog, sql, cli):
     # 300 000 SEK would earn 3 000 + 100 = 3 100, but 2 600 is posted and recorded
-    raw(db_path, "UPDATE contract SET amount_ore = 30000000 WHERE contract_id = 'C1'")
+    sql("UPDATE contract SET amount_ore = 30000000 WHERE contract_id = 'C1'")
     r = cli("db", "check")
     assert r.exit_code == 6 and "contract C1: earns 3100" in r.stdout
 
 
-def test_a_held_amount_without_redemptions_is_found(prog, db_path, cli):
-    raw(db_path, "UPDATE account SET held = 5 WHERE holder = 'partner'")
+def test_a_held_amount_without_redemptions_is_found(prog, sql, cli):
+    sql("UPDATE account SET held = 5 WHERE holder = 'partner'")
     r = cli("db", "check")
     assert r.exit_code == 6 and "account ACME: held 5" in r.stdout
 
 
-def test_db_status_shows_the_schema(prog, cli):
+def test_db_status_shows_the_schema(prog, cli, backend):
     got = json.loads(cli("db", "status", "-f", "json", ok=True).stdout)
     assert (got["schema"], got["schema_head"], got["up_to_date"]) == (SCHEMA_HEAD, SCHEMA_HEAD, True)
-    assert (got["backend"], got["journal_mode"]) == ("sqlite", "wal")
+    if backend == "sqlite":
+        assert (got["backend"], got["journal_mode"]) == ("sqlite", "wal")
+    else:
+        assert got["backend"] == "postgresql" and "journal_mode" not in got
     assert (got["partners"], got["sellers"], got["contracts"], got["postings"]) == (2, 4, 2, 2)
     table = cli("db", "status", ok=True).stdout
     assert "schema" in table and SCHEMA_HEAD in table
 
 
 @pytest.mark.parametrize(
-    "sql",
+    "statement",
     [
         "UPDATE posting SET points = points + 1",
         "DELETE FROM posting",
         "UPDATE posting SET memo = 'edited' WHERE id = 1",
     ],
 )
-def test_postings_are_append_only_in_the_database(prog, db_path, sql):
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        raw(db_path, sql)
-    con = sqlite3.connect(db_path)
-    assert con.execute("SELECT count(*), sum(points) FROM posting").fetchone() == (2, 3700)
-    con.close()
+def test_postings_are_append_only_in_the_database(prog, sql, statement):
+    with pytest.raises(sql.errors, match="append-only"):
+        sql(statement)
+    assert sql("SELECT count(*), sum(points) FROM posting") == [(2, 3700)]
 
 
-def test_rule_versions_are_append_only_too(prog, db_path, cli):
+def test_rule_versions_are_append_only_too(prog, sql, cli):
     cli("rules", "set", "points_per_contract", "200", "--from", "2026-06-01", ok=True)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        raw(db_path, "UPDATE rule_version SET value = '300'")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        raw(db_path, "DELETE FROM rule_version")
+    with pytest.raises(sql.errors, match="append-only"):
+        sql("UPDATE rule_version SET value = '300'")
+    with pytest.raises(sql.errors, match="append-only"):
+        sql("DELETE FROM rule_version")
 
 
-def _insert_posting(db_path, points) -> None:
-    raw(
-        db_path,
+def _insert_posting(sql, points) -> None:
+    sql(
         "INSERT INTO posting (idem_key, account_id, points, kind, value_date, booking_date, booked_at, actor)"
         " VALUES ('raw:1', 1, ?, 'adjustment', '2026-11-22', '2026-11-22', '2026-11-22 10:00:00', 'x')",
         points,
     )
 
 
-@pytest.mark.parametrize("bad", ["lots", "12abc", 1.5, 0])
-def test_the_database_refuses_points_that_are_not_a_nonzero_integer(prog, db_path, bad):
-    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint"):
-        _insert_posting(db_path, bad)
+@pytest.mark.parametrize("bad", ["lots", "12abc", "1.5", 1.5, 0])
+def test_the_database_refuses_points_that_are_not_a_nonzero_integer(prog, sql, backend, bad):
+    if backend == "postgresql" and isinstance(bad, float):
+        # A bigint column cannot hold 1.5 at all: PostgreSQL rounds a float parameter.
+        _insert_posting(sql, bad)
+        assert sql("SELECT points FROM posting WHERE idem_key = 'raw:1'") == [(2,)]
+        return
+    # SQLite: the CHECK constraint; PostgreSQL: bigint input syntax, or the CHECK for 0.
+    with pytest.raises(sql.errors, match="CHECK constraint|check constraint|invalid input syntax"):
+        _insert_posting(sql, bad)
+    assert sql("SELECT count(*) FROM posting WHERE idem_key = 'raw:1'") == [(0,)]
 
 
-def test_an_integer_written_as_text_is_stored_as_an_integer(prog, db_path):
-    _insert_posting(db_path, "12")  # BIGINT affinity turns '12' into 12
-    con = sqlite3.connect(db_path)
-    assert con.execute("SELECT typeof(points) FROM posting WHERE idem_key = 'raw:1'").fetchone() == (
-        "integer",
-    )
-    con.close()
+def test_an_integer_written_as_text_is_stored_as_an_integer(prog, sql, backend):
+    _insert_posting(sql, "12")  # SQLite: BIGINT affinity turns '12' into 12
+    kind = "typeof(points)" if backend == "sqlite" else "pg_typeof(points)::text"
+    want = "integer" if backend == "sqlite" else "bigint"
+    assert sql(f"SELECT {kind}, points FROM posting WHERE idem_key = 'raw:1'") == [(want, 12)]
 
 
-def test_holds_and_stock_must_match_the_pending_redemptions(db, db_path, cli):
+def test_holds_and_stock_must_match_the_pending_redemptions(db, sql, cli):
     from factories import rewards_program
 
     rewards_program(db)
     cli("redemptions", "request", "ACME", "MUG", "--qty", "2", ok=True)  # 2 x 500 = 1 000 held
     assert cli("db", "check").exit_code == 0
-    raw(db_path, "UPDATE account SET held = 900 WHERE holder = 'partner'")
-    raw(db_path, "UPDATE catalog_item SET reserved = 1 WHERE sku = 'MUG'")
+    sql("UPDATE account SET held = 900 WHERE holder = 'partner'")
+    sql("UPDATE catalog_item SET reserved = 1 WHERE sku = 'MUG'")
     r = cli("db", "check")
     assert r.exit_code == 6
     assert "account ACME: held 900 != pending redemptions 1000" in r.stdout

@@ -25,6 +25,8 @@ from loyaltyctl.db import Database, resolve_url
 from loyaltyctl.services import contracts as svc
 from loyaltyctl.services import partners
 
+pytestmark = pytest.mark.sqlite_only("SQLite's fast write path (driver executemany)")
+
 TODAY = date(2026, 11, 22)
 
 # Plain values (the fast path's) and odd ones (the full parse's), per column.

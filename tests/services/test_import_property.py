@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from loyaltyctl.db import Database, resolve_url
+from loyaltyctl.db import Database
 from loyaltyctl.models import Posting, Seller
 from loyaltyctl.services import campaigns, dbadmin, points
 
@@ -63,9 +63,8 @@ def as_csv(file: list[dict]) -> str:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=files)
-def test_balances_follow_the_current_rows(tmp_path_factory, history):
-    path = tmp_path_factory.mktemp("prop") / "loyalty.db"
-    db = Database(resolve_url(str(path)))
+def test_balances_follow_the_current_rows(new_test_db, history):
+    db = Database(new_test_db())
     try:
         small_program(db)
         with db.session(write=True) as s:

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
 import pytest
-from conftest import TODAY
-from factories import HEADER, balance, build_program_db, copy_db, csv_input
+from conftest import TODAY, build_template
+from factories import HEADER, balance, build_program_db, csv_input
 from sqlalchemy import inspect, text
 
 from loyaltyctl.errors import RowError, RowsRejected, UsageProblem
@@ -50,17 +49,17 @@ TABLES = ("partner", "seller", "account", "contract", "posting", "batch")
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
+def template(backend, request, tmp_path_factory):
     """The program database, built once; each test gets a copy (building it per
     test would cost most of this file's run time)."""
-    path = tmp_path_factory.mktemp("template") / "loyalty.db"
-    build_program_db(path, BASE, today=TODAY)
-    return path
+    return build_template(
+        backend, request, tmp_path_factory, lambda t: build_program_db(t, BASE, today=TODAY)
+    )
 
 
 @pytest.fixture
-def prog(template, db_path, request):
-    copy_db(template, db_path)
+def prog(template, _isolated, request):
+    template.load(_isolated)
     return request.getfixturevalue("db")
 
 

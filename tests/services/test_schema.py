@@ -7,6 +7,7 @@ import os
 import sqlite3
 import stat
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -38,37 +39,43 @@ def test_schema_head_is_the_alembic_head():
     assert [r.revision for r in script.walk_revisions()][::-1] == REVISIONS
 
 
-def test_a_new_database_is_stamped_at_head(db, db_path):
-    con = sqlite3.connect(db_path)
-    assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [(SCHEMA_HEAD,)]
-    con.close()
+def test_a_new_database_is_stamped_at_head(db, sql):
+    assert sql("SELECT version_num FROM alembic_version") == [(SCHEMA_HEAD,)]
 
 
-def test_a_database_from_a_newer_loyaltyctl_is_refused(db, db_path, cli):
+def test_a_new_database_is_migrated_on_first_use(db, fresh_db, cli, sql):
+    url = fresh_db()
+    cli("--db", url, "partners", "enroll", "ACME", "--name", "Acme AB", ok=True)
+    from conftest import raw_sql
+
+    assert raw_sql(resolve_url(url), "SELECT version_num FROM alembic_version") == [(SCHEMA_HEAD,)]
+    assert raw_sql(resolve_url(url), "SELECT code FROM partner") == [("ACME",)]
+    assert sql("SELECT count(*) FROM partner") == [(0,)]  # not the test's own database
+
+
+def test_a_database_from_a_newer_loyaltyctl_is_refused(db, sql, cli):
     db.dispose()
-    con = sqlite3.connect(db_path, isolation_level=None)
-    con.execute("UPDATE alembic_version SET version_num = '9999'")
-    con.close()
+    sql("UPDATE alembic_version SET version_num = '9999'")
     for args in (["db", "status"], ["points", "balance"], ["partners", "enroll", "X", "--name", "X"]):
         r = cli(*args)
         assert r.exit_code == 6, (args, r.stderr)
         assert "9999" in r.stderr and "newer" in r.stderr
         assert "Traceback" not in r.stderr
-    con = sqlite3.connect(db_path)
-    assert con.execute("SELECT count(*) FROM partner").fetchone() == (0,)
-    con.close()
+    assert sql("SELECT count(*) FROM partner") == [(0,)]
 
 
-def test_a_database_that_is_not_ours_is_refused(tmp_path, cli):
-    other = tmp_path / "other.db"
-    con = sqlite3.connect(other)
-    con.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY)")
-    con.commit()
-    con.close()
-    r = cli("--db", str(other), "db", "status")
+def test_a_database_that_is_not_ours_is_refused(fresh_db, cli):
+    from conftest import raw_sql
+
+    other = fresh_db()
+    if "://" not in other:
+        os.makedirs(os.path.dirname(other))
+    raw_sql(resolve_url(other), "CREATE TABLE notes (id INTEGER PRIMARY KEY)")
+    r = cli("--db", other, "db", "status")
     assert r.exit_code == 6 and "not a loyaltyctl database" in r.stderr
 
 
+@pytest.mark.sqlite_only("file modes of the SQLite database and its -wal and -shm files")
 def test_database_files_are_private_even_with_umask_022(tmp_path):
     path = tmp_path / "fresh" / "loyalty.db"
     old = os.umask(0o022)
@@ -89,6 +96,7 @@ def test_database_files_are_private_even_with_umask_022(tmp_path):
         os.umask(old)
 
 
+@pytest.mark.sqlite_only("SQLite PRAGMAs")
 def test_journal_mode_is_wal(db, db_path):
     con = sqlite3.connect(db_path)
     assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
@@ -98,11 +106,9 @@ def test_journal_mode_is_wal(db, db_path):
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
 
 
-def test_db_upgrade_refuses_a_newer_database(db, db_path, cli):
+def test_db_upgrade_refuses_a_newer_database(db, sql, cli):
     db.dispose()
-    con = sqlite3.connect(db_path, isolation_level=None)
-    con.execute("UPDATE alembic_version SET version_num = '9999'")
-    con.close()
+    sql("UPDATE alembic_version SET version_num = '9999'")
     r = cli("db", "upgrade")
     assert r.exit_code == 6, r.stderr
     assert "newer" in r.stderr

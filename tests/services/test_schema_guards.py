@@ -13,6 +13,11 @@ import pytest
 
 from loyaltyctl.db import Database, resolve_url
 
+pytestmark = pytest.mark.sqlite_only(
+    "SQLite column affinity and migration 0005's guard triggers (PostgreSQL's bigint columns refuse "
+    "such values themselves; its append-only trigger: test_db_check, test_postgresql)"
+)
+
 SEED = [
     "INSERT INTO partner (id, code, name, mode, consent, status, created_at)"
     " VALUES (1, 'ACME', 'Acme', 'individual', 1, 'active', '2026-01-01 00:00:00')",
