@@ -12,15 +12,15 @@ per posting; without them a 100 000-contract first import spends about 13 %
 less CPU inside SQLite (benchmarks/run.py).  ``EXPLAIN QUERY PLAN`` of every
 query on the two tables is the same before and after.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-27
 """
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
