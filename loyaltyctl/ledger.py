@@ -32,6 +32,27 @@ KINDS = ("contract", "adjustment", "quiz", "lead", "bonus", "redemption")
 DRIVER_BULK = True
 
 
+# The columns of a bulk posting row, in the order of _row()'s keys.
+_BULK_COLUMNS = (
+    "idem_key",
+    "account_id",
+    "seller_id",
+    "contract_pk",
+    "points",
+    "kind",
+    "value_date",
+    "booking_date",
+    "booked_at",
+    "reference",
+    "memo",
+    "actor",
+    "batch_id",
+)
+_BULK_INSERT = (
+    f"INSERT INTO posting ({', '.join(_BULK_COLUMNS)}) VALUES ({', '.join('?' * len(_BULK_COLUMNS))})"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     idem_key: str
@@ -76,6 +97,7 @@ class Ledger:
         # How new posting rows are written: an executemany INSERT unless a bulk
         # writer is set (the contract import's COPY on PostgreSQL).
         self.insert_rows: Callable[[list[dict]], None] | None = None
+        self._days: dict[date, str] = {}  # value date -> as stored (bulk path)
 
     def _row(self, e: Entry) -> dict:
         if e.kind not in KINDS:
@@ -126,21 +148,39 @@ class Ledger:
         elif DRIVER_BULK and conn.dialect.name == "sqlite" and len(entries) > 1:
             # Bulk (the contract import): the driver's executemany in the same
             # transaction, values converted once by SQLAlchemy's own processors.
-            rows = [self._row(e) for e in entries]
+            # Plain tuples in _BULK_COLUMNS order, the same values _row() gives.
             day = _processor(POSTING.c.value_date, conn.dialect)
             booked = _processor(POSTING.c.booked_at, conn.dialect)(self.booked_at)
             booking = day(self.booking_date)
-            days: dict[date, str] = {}
-            for r in rows:
-                v = r["value_date"]
-                r["value_date"] = days.get(v) or days.setdefault(v, day(v))
-                r["booking_date"], r["booked_at"] = booking, booked
-            cols = list(rows[0])
+            days = self._days
+            actor, batch_id = self.actor, self.batch_id
+            rows = []
+            for e in entries:
+                if e.kind not in KINDS:
+                    raise ValueError(f"unknown posting kind {e.kind!r}")
+                v = e.value_date
+                text = days.get(v)
+                if text is None:
+                    text = days[v] = day(v)
+                rows.append(
+                    (
+                        e.idem_key,
+                        e.account_id,
+                        e.seller_id,
+                        e.contract_pk,
+                        int(e.points),
+                        e.kind,
+                        text,
+                        booking,
+                        booked,
+                        e.reference,
+                        e.memo,
+                        actor,
+                        batch_id,
+                    )
+                )
             cur = conn.connection.dbapi_connection.cursor()
-            cur.executemany(
-                f"INSERT INTO posting ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                [tuple(r.values()) for r in rows],
-            )
+            cur.executemany(_BULK_INSERT, rows)
             cur.close()
         else:
             self.session.exec(insert(POSTING), params=[self._row(e) for e in entries])

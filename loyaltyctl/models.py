@@ -120,7 +120,7 @@ class Posting(SQLModel, table=True):
     reference: str | None = Field(default=None, max_length=200)
     memo: str | None = Field(default=None, max_length=500)
     actor: str = Field(max_length=128)
-    batch_id: int | None = Field(default=None, foreign_key="batch.id", index=True)
+    batch_id: int | None = Field(default=None, foreign_key="batch.id")
 
 
 class Contract(SQLModel, table=True):
@@ -143,7 +143,7 @@ class Contract(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     contract_id: str = Field(max_length=64, unique=True)
     partner_id: int = Field(foreign_key="partner.id")
-    seller_id: int = Field(foreign_key="seller.id", index=True)
+    seller_id: int = Field(foreign_key="seller.id")
     start_date: date
     amount_ore: int = Field(sa_type=BigInteger)
     product: str = Field(max_length=64)

@@ -15,9 +15,12 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import unicodedata
+from collections.abc import Iterable
+from itertools import chain
 
-from .output import _csv_cell, group_digits, to_json
+from .output import _csv_cell, _json_default, group_digits, to_json
 
 BOM = "\ufeff"
 ENTRY_COLUMNS = ["date", "value_date", "kind", "reference", "description", "points"]
@@ -50,13 +53,88 @@ def to_csv(st: dict) -> bytes:
         w.writerow([_csv_cell(k), _csv_cell(v)])
     w.writerow([])
     w.writerow(ENTRY_COLUMNS)
+    cell = _csv_cell
     for e in st["entries"]:
-        w.writerow([_csv_cell(e.get(c)) for c in ENTRY_COLUMNS])
+        # Dates and kinds are never formulas; the text columns are neutralised.
+        w.writerow(
+            (e["date"], e["value_date"], e["kind"], cell(e["reference"]), cell(e["description"]), e["points"])
+        )
     return (BOM + buf.getvalue()).encode("utf-8")
 
 
 def to_json_bytes(data: object) -> bytes:
-    return (to_json(data) + "\n").encode("utf-8")
+    """``to_json(data)`` + newline, byte for byte, made faster: json's indent
+    mode runs its pure-Python encoder, so a container of scalars only (a
+    statement's entry, say) goes through the C encoder in one call, with the
+    indentation given as its item separator."""
+    try:
+        text = _indented(data, 1)
+    except _NotPlain:
+        text = to_json(data)
+    return (text + "\n").encode("utf-8")
+
+
+class _NotPlain(Exception):
+    """A shape ``_indented`` leaves to ``to_json`` (a key that is not text)."""
+
+
+_CONTAINERS = (dict, list, tuple)
+_ENCODERS: dict[str, json.JSONEncoder] = {}
+
+
+def _encode(obj: object, item_separator: str = ", ") -> str:
+    enc = _ENCODERS.get(item_separator)
+    if enc is None:
+        enc = _ENCODERS[item_separator] = json.JSONEncoder(
+            ensure_ascii=False, default=_json_default, separators=(item_separator, ": ")
+        )
+    return enc.encode(obj)
+
+
+def _scalars(values: Iterable) -> bool:
+    """No container among ``values`` (checked per type: C-speed iteration)."""
+    return not any(issubclass(t, _CONTAINERS) for t in set(map(type, values)))
+
+
+def _flat(obj: object) -> bool:
+    return _scalars(obj.values() if isinstance(obj, dict) else obj)
+
+
+def _records(obj: list | tuple) -> bool:
+    """Non-empty flat dicts only."""
+    return (
+        all(issubclass(t, dict) for t in set(map(type, obj)))
+        and all(map(len, obj))
+        and _scalars(chain.from_iterable(map(dict.values, obj)))
+    )
+
+
+def _indented(obj: object, depth: int) -> str:
+    """``json.dumps(obj, indent=2)`` for a value at ``depth`` (1 at the top).
+    A raw line break never occurs inside encoded JSON text, so in the C
+    encoder's output with ",\n" as item separator every line break is a
+    separator, and the indentation can be put in by plain replacement."""
+    if not isinstance(obj, _CONTAINERS):
+        return _encode(obj)
+    if not obj:
+        return "{}" if isinstance(obj, dict) else "[]"
+    inner, outer = "\n" + "  " * depth, "\n" + "  " * (depth - 1)
+    is_dict = isinstance(obj, dict)
+    if _flat(obj):
+        flat = _encode(obj, "," + inner)
+        return flat[0] + inner + flat[1:-1] + outer + flat[-1]
+    if not is_dict and _records(obj):
+        # A list of flat records (a statement's entries): one C call.
+        deeper = inner + "  "
+        text = _encode(obj, ",\n")
+        text = text.replace(',\n"', "," + deeper + '"').replace("},\n{", inner + "}," + inner + "{" + deeper)
+        return "[" + inner + "{" + deeper + text[2:-2] + inner + "}" + outer + "]"
+    if is_dict:
+        if not all(isinstance(k, str) for k in obj):
+            raise _NotPlain
+        items = [_encode(k) + ": " + _indented(v, depth + 1) for k, v in obj.items()]
+        return "{" + inner + ("," + inner).join(items) + outer + "}"
+    return "[" + inner + ("," + inner).join(_indented(v, depth + 1) for v in obj) + outer + "]"
 
 
 _CSS = """

@@ -17,7 +17,10 @@ Every test runs twice, once per backend (``test_x[sqlite]``, ``test_x[postgresql
 
 A test about SQLite files (bytes on disk, file modes, PRAGMAs, VACUUM INTO
 backups, kill -9 of a SQLite writer) is marked ``@pytest.mark.sqlite_only(reason)``
-and runs on SQLite alone.
+and runs on SQLite alone.  A test of what happens before any database is
+involved (the CSV reading layer: encodings, quotes, NUL bytes, field parsers)
+is marked ``backend_independent`` and runs once, on SQLite: the PostgreSQL half
+would run the same code again.
 """
 
 from __future__ import annotations
@@ -55,6 +58,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgresql_only(reason): a test about PostgreSQL itself; runs on PostgreSQL alone"
     )
+    config.addinivalue_line(
+        "markers",
+        "backend_independent(reason): what it tests happens before any database is involved "
+        "(the CSV reading layer, field parsers); runs once, on SQLite",
+    )
     if REQUIRE_PG and not PG_URL:
         raise pytest.UsageError("LOYALTYCTL_REQUIRE_POSTGRES=1 but LOYALTYCTL_TEST_POSTGRES_URL is not set")
 
@@ -62,7 +70,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         names = ["sqlite", "postgresql"]
-        if metafunc.definition.get_closest_marker("sqlite_only"):
+        if metafunc.definition.get_closest_marker("sqlite_only") or metafunc.definition.get_closest_marker(
+            "backend_independent"
+        ):
             names = ["sqlite"]
         elif metafunc.definition.get_closest_marker("postgresql_only"):
             names = ["postgresql"]

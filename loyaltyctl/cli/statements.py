@@ -84,22 +84,25 @@ def export(
             )
         write_file("-", to_json_bytes(docs))
         return
-    target = OutDir(out, force=force)
-    index = []
-    for doc in docs:
-        name = f"statement-{stem}-{safe_name(doc['account'])}.{fmt.value}"
-        target.write(name, render(doc))
-        index.append(
-            {
-                "account": doc["account"],
-                "holder": doc["holder"],
-                "partner": doc["partner"],
-                "file": name,
-                "opening_balance": doc["opening_balance"],
-                "closing_balance": doc["closing_balance"],
-            }
-        )
-    index_name = _write_index(target, index, fmt.value, stem)
+    # Every file is staged first and published together: one fsync pass and one
+    # directory fsync, not two fsyncs per file; a failure publishes nothing.
+    with OutDir(out, force=force) as target:
+        index = []
+        for doc in docs:
+            name = f"statement-{stem}-{safe_name(doc['account'])}.{fmt.value}"
+            target.stage(name, render(doc))
+            index.append(
+                {
+                    "account": doc["account"],
+                    "holder": doc["holder"],
+                    "partner": doc["partner"],
+                    "file": name,
+                    "opening_balance": doc["opening_balance"],
+                    "closing_balance": doc["closing_balance"],
+                }
+            )
+        index_name = _write_index(target, index, fmt.value, stem)
+        target.publish()
     say(f"wrote {len(docs)} statements and {index_name} to {target.path}")
 
 
@@ -111,7 +114,7 @@ def _write_index(target, index: list[dict], fmt: str, stem: str) -> str:
 
     cols = ["account", "holder", "partner", "file", "opening_balance", "closing_balance"]
     if fmt == "json":
-        target.write("index.json", to_json_bytes(index))
+        target.stage("index.json", to_json_bytes(index))
         return "index.json"
     if fmt == "html":
         e = html.escape
@@ -126,7 +129,7 @@ def _write_index(target, index: list[dict], fmt: str, stem: str) -> str:
             f"</head><body><h1>Statements {e(stem)}</h1><table><tr><th>account</th><th>holder</th>"
             f"<th>partner</th><th>opening</th><th>closing</th></tr>\n{rows}</table></body></html>\n"
         )
-        target.write("index.html", page.encode("utf-8"))
+        target.stage("index.html", page.encode("utf-8"))
         return "index.html"
-    target.write("index.csv", (BOM + csv_text(index, cols)).encode("utf-8"))
+    target.stage("index.csv", (BOM + csv_text(index, cols)).encode("utf-8"))
     return "index.csv"

@@ -95,11 +95,29 @@ class StructuralError(InvalidInput):
         self.error = error
 
 
-@dataclass(slots=True)
 class Record:
-    line: int  # line on which the record starts (1-based, header is line 1)
-    fields: list[str]  # raw values, as in the file
-    values: dict[str, str]  # known column name -> raw value
+    """One data record: ``line`` on which it starts (1-based, the header is line
+    1), ``fields`` the raw values as in the file, and ``values`` (known column
+    name -> raw value), built only when asked for: the contract import's hot
+    path reads ``fields`` by column index and never needs it."""
+
+    __slots__ = ("line", "fields", "_columns", "_values")
+
+    def __init__(self, line: int, fields: list[str], columns: Mapping[str, int]) -> None:
+        self.line = line
+        self.fields = fields
+        self._columns = columns
+        self._values: dict[str, str] | None = None
+
+    @property
+    def values(self) -> dict[str, str]:
+        if self._values is None:
+            fields, n = self.fields, len(self.fields)
+            self._values = {name: fields[i] for name, i in self._columns.items() if i < n}
+        return self._values
+
+    def __repr__(self) -> str:
+        return f"Record(line={self.line}, fields={self.fields!r})"
 
 
 @dataclass
@@ -311,6 +329,7 @@ class CsvInput:
         self._check_header(header, required, optional, aliases or {})
 
         prev_end = reader.line_num + offset
+        columns = self.columns
         while True:
             start = prev_end + 1
             raw.clear()
@@ -349,11 +368,7 @@ class CsvInput:
                         RowError(self.name, start, col, self._colname(col), "NUL byte in field"),
                         hint=_NUL_HINT,
                     )
-            yield Record(
-                line=start,
-                fields=fields,
-                values={name: fields[i] for name, i in self.columns.items() if i < len(fields)},
-            )
+            yield Record(start, fields, columns)
 
     def _colname(self, col: int) -> str:
         return self.header[col - 1] if 0 < col <= len(self.header) else ""

@@ -27,8 +27,15 @@ def _formula_after_quotes(value: str) -> bool:
     return value.lstrip("'").startswith(FORMULA_START)
 
 
+# A text whose first character is none of these needs no guard (the common
+# case, checked first: exports neutralise every text cell).
+_GUARD_FIRST = frozenset(("'", *FORMULA_START))
+
+
 def neutralise(value: str) -> str:
     """A text cell for a CSV export: ``=SUM(A1)`` -> ``'=SUM(A1)``."""
+    if not value or value[0] not in _GUARD_FIRST:
+        return value
     return "'" + value if _formula_after_quotes(value) else value
 
 

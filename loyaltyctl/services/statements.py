@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 
 from sqlalchemy import String, func, select, type_coerce
 from sqlmodel import Session
@@ -87,11 +88,18 @@ def statements(*, session: Session, date_from: date, date_to: date, ref: str | N
             text = days[value] = value if isinstance(value, str) else value.isoformat()
         return text
 
-    result = session.exec(entries_q.order_by(Posting.booking_date, Posting.id))
+    # Core, not the ORM: plain tuples, no per-row ORM loading.  Read in id
+    # order (the table's own order: no sort in SQLite); each account's lines
+    # are then sorted by booking date, a stable sort, so the order is (booking
+    # date, id) and nearly free (postings arrive mostly in date order).
+    result = session.connection().execute(entries_q.order_by(Posting.id))
+    moved: dict[int, int] = {}
     for account_id, booked, valued, kind, reference, memo, points in result:
         lines = entries.get(account_id)
         if lines is None:
             lines = entries[account_id] = []
+            moved[account_id] = 0
+        moved[account_id] += points
         lines.append(
             {
                 "date": day(booked),
@@ -102,11 +110,14 @@ def statements(*, session: Session, date_from: date, date_to: date, ref: str | N
                 "points": points,
             }
         )
+    by_date = itemgetter("date")
+    for lines in entries.values():
+        lines.sort(key=by_date)
     out = []
     for a in accounts:
         lines = entries.get(a.id, [])
         first = opening.get(a.id, 0)
-        closing = first + sum(e["points"] for e in lines)
+        closing = first + moved.get(a.id, 0)
         seller = a.holder == "seller"
         out.append(
             {

@@ -129,3 +129,41 @@ def test_a_symlink_planted_meanwhile_is_replaced_not_followed(tmp_path, victim):
     f.commit()
     assert not target.is_symlink() and target.read_bytes() == b"new"
     assert victim.read_text() == "keep me"
+
+
+def test_staged_files_appear_together_or_not_at_all(tmp_path):
+    """A directory export stages every file, then publishes them in one go: a
+    file that cannot be written (here one that exists, without --force) leaves
+    none of the files staged before it, and no temp file."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "c.csv").write_bytes(b"last month")
+    with OutDir(out) as d:
+        d.stage("a.csv", b"A")
+        d.stage("b.csv", b"B")
+        assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["c.csv"]
+        with pytest.raises(FileProblem, match="exists"):
+            d.stage("c.csv", b"C")
+    assert sorted(p.name for p in out.iterdir()) == ["c.csv"]
+    assert (out / "c.csv").read_bytes() == b"last month"
+
+    with OutDir(out, force=True) as d:
+        for name, data in (("a.csv", b"A"), ("b.csv", b"B"), ("c.csv", b"C")):
+            d.stage(name, data)
+        assert d.publish() == [out / "a.csv", out / "b.csv", out / "c.csv"]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == {"a.csv": b"A", "b.csv": b"B", "c.csv": b"C"}
+    assert {stat.S_IMODE(os.stat(p).st_mode) for p in out.iterdir()} == {0o600}
+
+
+def test_a_name_taken_while_staged_is_kept(tmp_path):
+    """Without --force, publishing links each file into place: a name taken
+    between staging and publishing is kept as it is."""
+    out = tmp_path / "out"
+    with OutDir(out) as d:
+        d.stage("a.csv", b"A")
+        d.stage("b.csv", b"B")
+        (out / "b.csv").write_bytes(b"someone else's")
+        with pytest.raises(FileProblem, match="exists"):
+            d.publish()
+    assert (out / "b.csv").read_bytes() == b"someone else's"
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
