@@ -9,7 +9,10 @@ unique key, via a temporary table and INSERT OR REPLACE).  Query times are
 measured inside Python (the service call only) and reported apart from wall
 time, with SQLite's EXPLAIN QUERY PLAN of each query.
 
-    python benchmarks/run.py [--rows 1000000] [--repeat 3] [--quick]
+    python benchmarks/run.py [--rows 1000000] [--repeat 3] [--quick] [--postgres URL]
+
+With ``--postgres URL`` (or ``$LOYALTYCTL_TEST_POSTGRES_URL``) the import cases
+also run on PostgreSQL, against ``psql``'s ``\\copy`` (see postgres.py).
 
 --quick is a 100 000-row smoke run with one repetition.  Needs the sqlite3
 shell (Debian: apt-get install -y sqlite3).
@@ -160,6 +163,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="a 100 000-row smoke run, one repetition")
     ap.add_argument("--keep", type=Path, help="keep the files and databases in this directory")
+    ap.add_argument(
+        "--postgres",
+        default=os.environ.get("LOYALTYCTL_TEST_POSTGRES_URL"),
+        metavar="URL",
+        help="also run the import cases on this PostgreSQL server (default: $LOYALTYCTL_TEST_POSTGRES_URL)",
+    )
     args = ap.parse_args()
     if args.quick:
         args.rows, args.repeat = 100_000, 1
@@ -268,6 +277,11 @@ def bench(args, work: Path) -> None:
         for plan in r["plans"]:
             for step in plan:
                 print(f"{'':38}{step}")
+
+    if args.postgres:
+        from postgres import bench_postgres
+
+        bench_postgres(args.postgres, files, rows=args.rows, repeat=args.repeat)
 
 
 if __name__ == "__main__":

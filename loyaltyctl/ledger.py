@@ -12,6 +12,7 @@ another payload is refused.  Corrections are always new postings.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -93,6 +94,9 @@ class Ledger:
         self._deltas: dict[int, int] = defaultdict(int)
         self.posted_points = 0
         self.posted_count = 0
+        # How new posting rows are written: an executemany INSERT unless a bulk
+        # writer is set (the contract import's COPY on PostgreSQL).
+        self.insert_rows: Callable[[list[dict]], None] | None = None
         self._days: dict[date, str] = {}  # value date -> as stored (bulk path)
 
     def _row(self, e: Entry) -> dict:
@@ -139,7 +143,9 @@ class Ledger:
         if not entries:
             return
         conn = self.session.connection()
-        if DRIVER_BULK and conn.dialect.name == "sqlite" and len(entries) > 1:
+        if self.insert_rows is not None:  # a bulk writer (COPY on PostgreSQL)
+            self.insert_rows([self._row(e) for e in entries])
+        elif DRIVER_BULK and conn.dialect.name == "sqlite" and len(entries) > 1:
             # Bulk (the contract import): the driver's executemany in the same
             # transaction, values converted once by SQLAlchemy's own processors.
             # Plain tuples in _BULK_COLUMNS order, the same values _row() gives.

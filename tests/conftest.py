@@ -590,3 +590,11 @@ def run_cli(
 @pytest.fixture
 def sub():
     return run_cli
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """Another new, empty PostgreSQL database (not even migrated), whatever the
+    test's backend: for tests that move a program between backends (db copy)
+    or compare them.  Skipped, like the PostgreSQL half, without a server."""
+    return pg_server.fresh_url()

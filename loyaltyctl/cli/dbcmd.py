@@ -1,4 +1,4 @@
-"""``loyaltyctl db``: schema version, upgrades, the ledger check and backups."""
+"""``loyaltyctl db``: schema version, upgrades, the ledger check, backups and copies."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from ..errors import DatabaseProblem
+from ..errors import DatabaseProblem, UsageProblem
 from ..output import Format, render, render_one, say
-from ._common import FormatOpt, state
+from ._common import DryRunOpt, FormatOpt, state
 
-app = typer.Typer(help="The database: status, upgrade, check, backup.", no_args_is_help=True)
+app = typer.Typer(help="The database: status, upgrade, check, backup, copy.", no_args_is_help=True)
 
 
 @app.command()
@@ -90,3 +90,46 @@ def backup(
         say(f"backed up {r['database']} to {r['backup']} ({r['size_bytes']} bytes)")
     else:
         render_one(r, fmt)
+
+
+@app.command()
+def copy(
+    ctx: typer.Context,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            metavar="URL|PATH",
+            help="The database to fill: a SQLAlchemy URL (postgresql+psycopg://user@host/dbname) or a "
+            "SQLite file.  It must be new or empty.",
+        ),
+    ],
+    dry_run: DryRunOpt = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Copy the whole program to another, empty database and verify the copy."""
+    from ..db import Database, resolve_url
+    from ..services import dbcopy
+
+    if not to.strip():
+        raise UsageProblem("--to needs a database URL or file")
+    source = state(ctx).database()
+    target = Database(resolve_url(to.strip()))
+    try:
+        r = dbcopy.copy_database(source=source, target=target, dry_run=dry_run)
+    finally:
+        target.dispose()
+    if fmt is Format.json:
+        render_one(r.as_dict(), fmt)
+    else:
+        render(r.tables, fmt, title="Rows per table")
+    if dry_run:
+        say(
+            f"dry run: would copy {r.rows} rows ({r.accounts} accounts, {r.balance_total} points) "
+            f"from {r.source} to {r.target} ({r.target_was}); nothing was written"
+        )
+    else:
+        say(
+            f"copied {r.rows} rows ({r.accounts} accounts, {r.balance_total} points, {r.held_total} held) "
+            f"from {r.source} to {r.target}; counts, balances and db check agree"
+        )

@@ -443,7 +443,12 @@ class _Import:
             posts_points=True,
         )
         self.counts = self.summary.counts
-        self.seen = _SeenIds(session)
+        # PostgreSQL (psycopg): the same plan, written with COPY into staging tables.
+        self.pg = _pg_stage(session)
+        if self.pg is not None:
+            self.ledger.insert_rows = self.pg.insert_postings
+        else:
+            self.seen = _SeenIds(session)
         # batch that last changed a contract -> contracts this import changes again
         self.touched: dict[int, list[str]] = {}
         self.chunk: dict[str, Row] = {}
@@ -499,10 +504,13 @@ class _Import:
         self.chunk.clear()
         if not rows:
             return
-        ids = [r.contract_id for r in rows]
-        again = self.seen.before(ids)
-        self.seen.add([i for i in ids if i not in again])
-        existing = self.existing(ids)
+        if self.pg is not None:
+            again, existing = self.pg.stage(rows, _SELECT_EXISTING)
+        else:
+            ids = [r.contract_id for r in rows]
+            again = self.seen.before(ids)
+            self.seen.add([i for i in ids if i not in again])
+            existing = self.existing(ids)
         changed = []
         if self.raw is not None:
             # Compare with the stored values as they are (dates as stored text):
@@ -527,7 +535,11 @@ class _Import:
         inserts: list[dict] = []
         updates: list[dict] = []
         entries: list[Entry] = []
+        # New contracts get their ids here, so their postings can name them at once.
         next_pk = self.raw.next_contract_pk() if self.raw is not None else None
+        pg_pks = (
+            iter(self.pg.reserve_ids(sum(old is None for _, old in changed))) if self.pg is not None else None
+        )
         for row, old in changed:
             new = self.place(row)
             was = (
@@ -553,7 +565,10 @@ class _Import:
                     next_pk += 1
                     inserts.append(self.raw.contract_row(pk, row, new, self.summary.batch_id, self.stamp))
                 else:
-                    inserts.append(self.contract_values(row, new, revision=1))
+                    values = self.contract_values(row, new, revision=1)
+                    if pg_pks is not None:  # PostgreSQL: an id reserved from the sequence
+                        pk = values["id"] = next(pg_pks)
+                    inserts.append(values)
                 if new.points:
                     self.counts["credited"] += 1
                     entries.append(
@@ -588,7 +603,10 @@ class _Import:
             self.counts[outcome(was, new)] += 1
             updates.append({"_pk": old.id, **self.contract_values(row, new, revision=revision)})
         if inserts:
-            if self.raw is not None:
+            if self.pg is not None:
+                # Ids reserved from the sequence above: COPY straight into contract.
+                self.pg.insert_contracts(inserts)
+            elif self.raw is not None:
                 # Ids assigned here (the write lock is held since BEGIN IMMEDIATE),
                 # one driver-level executemany: no per-row SQLAlchemy work.
                 self.raw.insert_contracts(inserts)
@@ -607,7 +625,9 @@ class _Import:
                         e if e.contract_pk is not None else replace(e, contract_pk=pks[e.reference])
                         for e in entries
                     ]
-        if self.raw is not None:
+        if self.pg is not None:
+            self.pg.update_contracts(updates)
+        elif self.raw is not None:
             self.raw.update_contracts(updates)
         else:
             _update_contracts(self.session, updates)
@@ -698,6 +718,16 @@ class _SeenIds:
             cur.close()
         else:
             self.session.exec(self._insert, params=[{"id": i} for i in ids])
+
+
+def _pg_stage(session: Session):
+    from ..pgbulk import uses_psycopg
+
+    if not uses_psycopg(session):
+        return None
+    from .contracts_pg import PgStage
+
+    return PgStage(session)
 
 
 def _update_contracts(session: Session, changes: list[dict]) -> None:
