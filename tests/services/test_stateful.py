@@ -22,13 +22,21 @@ import os
 import shutil
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from factories import copy_db, create_quiz, csv_input, load_catalog
 from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from sqlalchemy import func, select
 
 from loyaltyctl.db import Database, resolve_url
@@ -71,6 +79,7 @@ ADJUSTMENTS = [-700, -200, 300, 1500]
 PRICES = [400, 500, 600]
 HEADER = "contract_id,partner_code,seller_email,start_date,amount,product,status,file_no\n"
 
+CATALOG = "sku,name,points,stock\nMUG,Mug,500,4\nTRIP,Trip,3000,\n"
 _template: Path | None = None
 
 
@@ -85,7 +94,7 @@ def template() -> Path:
         db = Database(resolve_url(str(path)))
         db.ensure_schema()
         create_quiz(db, "Q1", questions=10, points=QUIZ_POINTS)
-        load_catalog(db, "sku,name,points,stock\nMUG,Mug,500,4\nTRIP,Trip,3000,\n")
+        load_catalog(db, CATALOG)
         db.dispose()
         _template = path
     return _template
@@ -102,13 +111,21 @@ def ranks(totals: list[int]) -> list[int]:
     return out
 
 
+def program_on_sqlite(where: Path) -> Database:
+    """A fresh program for one example: a copy of the SQLite template."""
+    path = where / "loyalty.db"
+    copy_db(template(), path)
+    return Database(resolve_url(str(path)))
+
+
 class Program(RuleBasedStateMachine):
+    # How each example gets its fresh program; test_program sets it per backend.
+    fresh: Callable[[Path], Database] = staticmethod(program_on_sqlite)
+
     def __init__(self) -> None:
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="loyalty-example-"))
-        path = self.dir / "loyalty.db"
-        copy_db(template(), path)
-        self.db = Database(resolve_url(str(path)))
+        self.db = type(self).fresh(self.dir)
         # the model
         self.mode: dict[str, str] = {}  # partner code -> mode
         self.sellers: list[str] = []  # enrolled, in order
@@ -450,7 +467,7 @@ class Program(RuleBasedStateMachine):
         assert failed == []
 
 
-Program.TestCase.settings = settings(
+SETTINGS = settings(
     derandomize=True,  # the same examples on every run and in CI
     max_examples=10,
     stateful_step_count=25,
@@ -461,7 +478,28 @@ Program.TestCase.settings = settings(
     phases=list(Phase) if os.environ.get("LOYALTYCTL_SHRINK") else [Phase.explicit, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-TestProgram = Program.TestCase
+
+
+def test_program(backend, request):
+    """The machine on each backend.  On PostgreSQL every example empties the
+    test database and builds the same small program as the SQLite template."""
+    if backend == "postgresql":
+        pg = request.getfixturevalue("pg_server")
+
+        def on_postgresql(where: Path) -> Database:
+            pg.reset()
+            db = Database(resolve_url(pg.url))
+            create_quiz(db, "Q1", questions=10, points=QUIZ_POINTS)
+            load_catalog(db, CATALOG)
+            return db
+
+        Program.fresh = staticmethod(on_postgresql)
+    else:
+        Program.fresh = staticmethod(program_on_sqlite)
+    try:
+        run_state_machine_as_test(Program, settings=SETTINGS)
+    finally:
+        Program.fresh = staticmethod(program_on_sqlite)
 
 
 def test_the_model_knows_what_a_contract_earns():
