@@ -134,7 +134,7 @@ def test_an_interrupted_import_writes_nothing(db, sql):
     """Ctrl-C in the middle of a long import: exit 130, one line, and the
     database exactly as before (one transaction per command).  The rows come
     through a pipe that stays open, so the import is surely mid-way (it has
-    read 60 000 rows and waits for more) when the signal arrives, however busy
+    read 20 000 rows and waits for more) when the signal arrives, however busy
     the machine is."""
     import signal
     import subprocess
@@ -152,7 +152,7 @@ def test_an_interrupted_import_writes_nothing(db, sql):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    rows = "".join(f"I{i},BOLT,bo@bolt.se,2026-03-01,{100000 + i},loan,started\n" for i in range(60_000))
+    rows = "".join(f"I{i},BOLT,bo@bolt.se,2026-03-01,{100000 + i},loan,started\n" for i in range(20_000))
     # write() returns once the import has taken all but the last pipe buffer.
     proc.stdin.write((HEADER + rows).encode())
     proc.stdin.flush()
