@@ -114,6 +114,14 @@ def is_retryable(exc: BaseException) -> bool:
     return sqlstate(exc) in PG_RETRY_STATES
 
 
+def _busy(where: str) -> LoyaltyError:
+    """The lock wait ran out (SQLite's busy timeout, PostgreSQL's lock_timeout)."""
+    return DatabaseBusy(
+        f"database {where} stayed locked by another loyaltyctl run for more than {busy_timeout_s():g} s",
+        hint="try again later, or raise LOYALTYCTL_BUSY_TIMEOUT",
+    )
+
+
 def describe_db_error(exc: BaseException, url: str) -> LoyaltyError:
     """Turn a driver error into one clear line (and the right exit code)."""
     lines = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
@@ -125,10 +133,7 @@ def describe_db_error(exc: BaseException, url: str) -> LoyaltyError:
         if pg is not None:
             return pg
     if "database is locked" in low or "database table is locked" in low or "busy" in low:
-        return DatabaseBusy(
-            f"database {where} stayed locked by another loyaltyctl run for more than {busy_timeout_s():g} s",
-            hint="try again later, or raise LOYALTYCTL_BUSY_TIMEOUT",
-        )
+        return _busy(where)
     if "database or disk is full" in low or "no space left" in low:
         return FileProblem(
             f"database {where}: disk full ({text}); nothing was written",
@@ -164,10 +169,7 @@ def _describe_pg_error(exc: BaseException, text: str, where: str) -> LoyaltyErro
     state = sqlstate(exc)
     low = text.lower()
     if state in PG_BUSY_STATES:
-        return DatabaseBusy(
-            f"database {where} stayed locked by another loyaltyctl run for more than {busy_timeout_s():g} s",
-            hint="try again later, or raise LOYALTYCTL_BUSY_TIMEOUT",
-        )
+        return _busy(where)
     if state in PG_RETRY_STATES:
         err = DatabaseBusy(
             f"database {where}: another run changed the same rows at the same time ({text}); "
