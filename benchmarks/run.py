@@ -96,6 +96,57 @@ def sqlite_changes(contracts: Path, changes: Path, db: Path) -> float:
     return run(["sqlite3", str(db)], stdin=script.encode())
 
 
+# The floors.  Each runs in a child process like the CLI (start-up included),
+# except the write floor, which times only the transaction: its rows are read
+# from the imported database first, so the figure is SQLite's own cost of
+# storing what the first import stores, with the tool's pragmas, constraints,
+# foreign keys, indexes and synchronous commit.
+READ_FLOOR = "import csv, sys\nfor _ in csv.reader(open(sys.argv[1], newline='')): pass"
+COMPARE_FLOOR = (
+    "import csv, sqlite3, sys\n"
+    "con = sqlite3.connect(sys.argv[2])\n"
+    "stored = {r[0]: r for r in con.execute("
+    "'SELECT contract_id, partner_id, seller_id, start_date, amount_ore, product, status FROM contract')}\n"
+    "for f in csv.reader(open(sys.argv[1], newline='')): stored.get(f[0])"
+)
+
+
+def schema_floor(*, source: Path, people: Path, target: Path) -> float:
+    """Seconds SQLite takes to store the first import's rows (see above)."""
+    fresh(target)
+    shutil.copyfile(people, target)
+    src = sqlite3.connect(source)
+    try:
+        batch = src.execute(
+            "SELECT * FROM batch WHERE command = 'contracts import' ORDER BY id LIMIT 1"
+        ).fetchone()
+        contracts = src.execute("SELECT * FROM contract ORDER BY id").fetchall()
+        entries = src.execute("SELECT * FROM posting WHERE batch_id = ? ORDER BY id", (batch[0],)).fetchall()
+        balances = src.execute("SELECT balance, id FROM account WHERE balance <> 0").fetchall()
+    finally:
+        src.close()
+    con = sqlite3.connect(target, isolation_level=None)
+    try:
+        for pragma in (
+            "journal_mode = WAL",
+            "synchronous = FULL",
+            "foreign_keys = ON",
+            "cell_size_check = ON",
+        ):
+            con.execute(f"PRAGMA {pragma}")
+        con.execute("PRAGMA cache_size = -32768")  # as the import sets it
+        start = time.perf_counter()
+        con.execute("BEGIN IMMEDIATE")
+        con.execute(f"INSERT INTO batch VALUES ({', '.join('?' * len(batch))})", batch)
+        con.executemany(f"INSERT INTO contract VALUES ({', '.join('?' * len(contracts[0]))})", contracts)
+        con.executemany(f"INSERT INTO posting VALUES ({', '.join('?' * len(entries[0]))})", entries)
+        con.executemany("UPDATE account SET balance = ? WHERE id = ?", balances)
+        con.execute("COMMIT")
+        return time.perf_counter() - start
+    finally:
+        con.close()
+
+
 def line(name: str, walls: list[float], *, rows: int = 0, ref: float = 0.0, extra: str = "") -> str:
     med = statistics.median(walls)
     text = f"{name:34} {med:8.2f} s"
@@ -213,10 +264,14 @@ def bench(args, work: Path) -> None:
 
     first, again, change, refs, change_refs = [], [], [], [], []
     peak_first = peak_again = peak_change = 0.0
+    people = work / "people.db"
+    floor_writes: list[float] = []
     for _ in range(args.repeat):
         load_people()
+        shutil.copyfile(db, people)
         first.append(run([*CLI, "contracts", "import", str(contracts)], env))
         peak_first = max(peak_first, Child.peak_mb())
+        floor_writes.append(schema_floor(source=db, people=people, target=work / "floor.db"))
         before = postings(db)
         again.append(run([*CLI, "contracts", "import", str(contracts)], env))
         peak_again = max(peak_again, Child.peak_mb())
@@ -227,7 +282,13 @@ def bench(args, work: Path) -> None:
         refs.append(sqlite_import(contracts, work / "reference.db"))
         change_refs.append(sqlite_changes(contracts, changes, work / "reference.db"))
     fresh(work / "reference.db")
+    fresh(work / "floor.db")
+    people.unlink()
     ref, change_ref = statistics.median(refs), statistics.median(change_refs)
+    floor_read = [run([sys.executable, "-c", READ_FLOOR, str(contracts)]) for _ in range(args.repeat)]
+    floor_compare = [
+        run([sys.executable, "-c", COMPARE_FLOOR, str(contracts), str(db)]) for _ in range(args.repeat)
+    ]
 
     print("import (wall time; RSS is the highest of the runs so far)")
     print(line("contracts import, first", first, rows=args.rows, ref=ref, extra=f"peak {peak_first:.0f} MB"))
@@ -235,6 +296,34 @@ def bench(args, work: Path) -> None:
     print(line("contracts import, changes file", change, rows=n_changes, ref=change_ref))
     print(line("sqlite3 .import (reference)", refs, rows=args.rows))
     print(line("sqlite3 changes (reference)", change_refs, rows=n_changes))
+    print("\nfloors: what this design pays before any of loyaltyctl's own work")
+    print(
+        line(
+            "Python start-up + csv.reader",
+            floor_read,
+            rows=args.rows,
+            ref=ref,
+            extra="reads the rows, no checks",
+        )
+    )
+    print(
+        line(
+            "... + SELECT of the stored contracts",
+            floor_compare,
+            rows=args.rows,
+            ref=ref,
+            extra="the least an unchanged re-import does",
+        )
+    )
+    print(
+        line(
+            "SQLite writes of the first import",
+            floor_writes,
+            rows=args.rows,
+            ref=ref,
+            extra="its contract and posting rows as ready tuples, same pragmas",
+        )
+    )
 
     # The database now holds the contracts and the changes: the commands.
     email = "s17@p017.se"
