@@ -18,6 +18,7 @@ from sqlmodel import Session
 from ..clock import today
 from ..errors import UsageProblem
 from ..models import Posting
+from ..statement_formats import Records
 from .accounts import resolve
 from .points import _accounts_of
 from .rules import load_rulebook
@@ -79,7 +80,7 @@ def statements(*, session: Session, date_from: date, date_to: date, ref: str | N
         opening_q = opening_q.where(Posting.account_id.in_(ids))
         entries_q = entries_q.where(Posting.account_id.in_(ids))
     opening = {a: int(s) for a, s in session.exec(opening_q.group_by(Posting.account_id)).all()}
-    entries: dict[int, list[dict]] = {}
+    entries: dict[int, Records] = {}
     days: dict = {}
 
     def day(value) -> str:
@@ -97,7 +98,7 @@ def statements(*, session: Session, date_from: date, date_to: date, ref: str | N
     for account_id, booked, valued, kind, reference, memo, points in result:
         lines = entries.get(account_id)
         if lines is None:
-            lines = entries[account_id] = []
+            lines = entries[account_id] = Records()
             moved[account_id] = 0
         moved[account_id] += points
         lines.append(
@@ -115,7 +116,7 @@ def statements(*, session: Session, date_from: date, date_to: date, ref: str | N
         lines.sort(key=by_date)
     out = []
     for a in accounts:
-        lines = entries.get(a.id, [])
+        lines = entries.get(a.id, Records())
         first = opening.get(a.id, 0)
         closing = first + moved.get(a.id, 0)
         seller = a.holder == "seller"

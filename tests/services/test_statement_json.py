@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from loyaltyctl.output import to_json
-from loyaltyctl.statement_formats import to_json_bytes
+from loyaltyctl.statement_formats import Records, to_json_bytes
 
 # Text that looks like the separators the fast road puts in and replaces.
 TRICKY = 'a "q", b\n\u2028 é},\n{ ,\n" \\ \t'
@@ -34,6 +34,9 @@ STATEMENT = {
     [
         STATEMENT,
         [STATEMENT, {**STATEMENT, "entries": []}],
+        # The service's entries come as Records (vouched flat: no per-value check).
+        {**STATEMENT, "entries": Records(STATEMENT["entries"])},
+        [{**STATEMENT, "entries": Records()}],
         {},
         [],
         {"a": [], "b": {}},
