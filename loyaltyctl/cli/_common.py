@@ -115,7 +115,7 @@ class WholeNumber:
         self.minimum = minimum
         self.maximum = maximum
         self.negative = negative
-        self.__name__ = "int"
+        self.__name__ = "int"  # the type name typer shows when it names a parser
 
     def __call__(self, value: str | int) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
