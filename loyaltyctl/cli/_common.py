@@ -5,6 +5,7 @@ so ``loyaltyctl --help`` stays fast."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,6 +88,76 @@ def parse_date_opt(value: str | None, name: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise UsageProblem(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+# Whole numbers on the command line: ASCII digits only, a '-' in front only where
+# a negative value makes sense.  Python's int() (and typer's own int) would also
+# take "+3", " 2", "1_000", "1.0" or other scripts' digits ("５", "١").
+_DIGITS = re.compile(r"[0-9]+")
+_SIGNED_DIGITS = re.compile(r"-?[0-9]+")
+
+
+def _grouped(n: int) -> str:
+    """1 000 000 as the messages write it; years (2000) stay ungrouped."""
+    return f"{n:,}".replace(",", " ") if abs(n) >= 10_000 else str(n)
+
+
+class WholeNumber:
+    """typer ``parser=`` for an int option or argument.  ``name`` is how the
+    message names it (``--top``, ``ID``); ``minimum``/``maximum`` replace
+    typer's ``min``/``max``, which a parser bypasses.  A bad value is a
+    ``UsageProblem``: ``error: --top '1_0': ...``, exit 2."""
+
+    def __init__(
+        self, name: str, *, minimum: int | None = None, maximum: int | None = None, negative: bool = False
+    ) -> None:
+        self.name = name
+        self.minimum = minimum
+        self.maximum = maximum
+        self.negative = negative
+        self.__name__ = "int"  # the type name typer shows when it names a parser
+
+    def __call__(self, value: str | int) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            n = value  # a default
+        else:
+            pattern = _SIGNED_DIGITS if self.negative else _DIGITS
+            if not isinstance(value, str) or not pattern.fullmatch(value):
+                rule = "digits 0-9, with '-' in front if negative" if self.negative else "digits 0-9 only"
+                raise UsageProblem(f"{self.name} {value!r}: a whole number in {rule}")
+            try:
+                n = int(value)
+            except ValueError:  # more digits than int() takes (4 300)
+                raise UsageProblem(f"{self.name}: a number of {len(value)} digits is too long") from None
+        low, high = self.minimum, self.maximum
+        if (low is not None and n < low) or (high is not None and n > high):
+            if low is not None and high is not None:
+                bounds = f"from {_grouped(low)} to {_grouped(high)}"
+            elif low is not None:
+                bounds = f"of at least {_grouped(low)}"
+            else:
+                bounds = f"of at most {_grouped(high)}"  # type: ignore[arg-type]
+            raise UsageProblem(f"{self.name} {n}: must be a whole number {bounds}")
+        return n
+
+
+def int_option(
+    *decls: str,
+    help: str,
+    min: int | None = None,
+    max: int | None = None,
+    negative: bool = False,
+    **kwargs,
+):
+    """``typer.Option`` for a whole number (see ``WholeNumber``); ``min``/``max``
+    are checked by the parser and still shown in ``--help``."""
+    parser = WholeNumber(decls[0], minimum=min, maximum=max, negative=negative)
+    return typer.Option(*decls, help=help, min=min, max=max, parser=parser, **kwargs)
+
+
+def int_argument(name: str, *, help: str, negative: bool = False, **kwargs):
+    """``typer.Argument`` for a whole number; ``name`` as usage and errors show it."""
+    return typer.Argument(metavar=name, help=help, parser=WholeNumber(name, negative=negative), **kwargs)
 
 
 # Set when a command has read stdin (or asked a person): such a command cannot

@@ -7,7 +7,16 @@ from typing import Annotated
 import typer
 
 from ..output import Format, render, render_one
-from ._common import DryRunOpt, EncodingOpt, FormatOpt, RejectsOpt, SkipInvalidOpt, run_import, state
+from ._common import (
+    DryRunOpt,
+    EncodingOpt,
+    FormatOpt,
+    RejectsOpt,
+    SkipInvalidOpt,
+    int_option,
+    run_import,
+    state,
+)
 
 app = typer.Typer(help="The reward catalog: what points can buy.", no_args_is_help=True)
 
@@ -44,7 +53,7 @@ def list_(
         str | None, typer.Option("--search", help="Only items whose name or sku contains this.")
     ] = None,
     max_points: Annotated[
-        int | None, typer.Option("--max-points", help="Only items costing at most N points.")
+        int | None, int_option("--max-points", help="Only items costing at most N points.")
     ] = None,
     all_items: Annotated[bool, typer.Option("--all", help="Include inactive items.")] = False,
     fmt: FormatOpt = Format.table,

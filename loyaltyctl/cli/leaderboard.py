@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..output import Format, is_terminal, render, render_one, say
-from ._common import DryRunOpt, FormatOpt, state
+from ._common import DryRunOpt, FormatOpt, int_option, state
 
 app = typer.Typer(help="Leaderboard: who earned most in a month or year; bonuses.", no_args_is_help=True)
 
@@ -28,7 +28,7 @@ def show(
     month: MonthOpt = None,
     year: YearOpt = None,
     top: Annotated[
-        int, typer.Option("--top", help="Show ranks up to N, 1 to 1 000 000 (ties can add rows).")
+        int, int_option("--top", help="Show ranks up to N, 1 to 1 000 000 (ties can add rows).")
     ] = 10,
     live: Annotated[
         bool, typer.Option("--live", help="Today's figures, also for a period already awarded.")

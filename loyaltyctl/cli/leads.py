@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..output import Format, render, render_one, say
-from ._common import FormatOpt, state
+from ._common import FormatOpt, int_argument, state
 
 app = typer.Typer(help="Lead tips: record, accept (points follow), reject.", no_args_is_help=True)
 
@@ -81,7 +81,7 @@ def list_(
 @app.command()
 def accept(
     ctx: typer.Context,
-    lead_id: Annotated[int, typer.Argument(metavar="ID", help="The tip's id (see `leads list`).")],
+    lead_id: Annotated[int, int_argument("ID", help="The tip's id (see `leads list`).")],
     fmt: FormatOpt = Format.table,
 ) -> None:
     """The company became a partner: credit the tipping seller lead_points (once)."""
@@ -96,7 +96,7 @@ def accept(
 @app.command()
 def reject(
     ctx: typer.Context,
-    lead_id: Annotated[int, typer.Argument(metavar="ID", help="The tip's id (see `leads list`).")],
+    lead_id: Annotated[int, int_argument("ID", help="The tip's id (see `leads list`).")],
     reason: Annotated[str, typer.Option("--reason", help="Why (shown in `leads list`).")],
     fmt: FormatOpt = Format.table,
 ) -> None:

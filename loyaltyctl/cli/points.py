@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..output import Format, render, render_one, say
-from ._common import FormatOpt, parse_date_opt, state
+from ._common import FormatOpt, int_argument, parse_date_opt, state
 
 app = typer.Typer(help="Points: calculate, look up, adjust.", no_args_is_help=True)
 
@@ -112,7 +112,7 @@ def history(
 def adjust(
     ctx: typer.Context,
     who: Annotated[str, typer.Argument(help="Seller email or partner code.")],
-    points: Annotated[int, typer.Argument(help="Signed points, e.g. 500 or -200.")],
+    points: Annotated[int, int_argument("points", help="Signed points, e.g. 500 or -200.", negative=True)],
     reason: Annotated[str, typer.Option("--reason", help="Why (shown on the statement).")],
     ref: Annotated[
         str | None,

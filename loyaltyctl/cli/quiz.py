@@ -13,6 +13,7 @@ from ._common import (
     FormatOpt,
     RejectsOpt,
     SkipInvalidOpt,
+    int_option,
     parse_date_opt,
     report_change,
     run_import,
@@ -27,9 +28,9 @@ def create(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(help="Quiz code, e.g. Q2026-11.")],
     title: Annotated[str, typer.Option("--title", help="What the quiz is about.")],
-    questions: Annotated[int, typer.Option("--questions", help="Number of questions (5 to 10).")],
+    questions: Annotated[int, int_option("--questions", help="Number of questions (5 to 10).")],
     points_per_correct: Annotated[
-        int, typer.Option("--points-per-correct", help="Points for each correct answer (1 to 100 000).")
+        int, int_option("--points-per-correct", help="Points for each correct answer (1 to 100 000).")
     ],
     welcome: Annotated[
         bool, typer.Option("--welcome", help="Make it the welcome quiz for new sellers (only one is).")
@@ -85,7 +86,7 @@ def award(
     seller: Annotated[str | None, typer.Option("--seller", help="Award one seller (email).")] = None,
     correct: Annotated[
         int | None,
-        typer.Option("--correct", help="With --seller: correct answers (0 to the quiz's questions)."),
+        int_option("--correct", help="With --seller: correct answers (0 to the quiz's questions)."),
     ] = None,
     on: Annotated[
         str | None,

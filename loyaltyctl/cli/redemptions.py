@@ -7,7 +7,16 @@ from typing import Annotated
 import typer
 
 from ..output import Format, render, say
-from ._common import DryRunOpt, EncodingOpt, FormatOpt, RejectsOpt, SkipInvalidOpt, run_import, state
+from ._common import (
+    DryRunOpt,
+    EncodingOpt,
+    FormatOpt,
+    RejectsOpt,
+    SkipInvalidOpt,
+    int_option,
+    run_import,
+    state,
+)
 
 app = typer.Typer(help="Redemptions: spend points on catalog items.", no_args_is_help=True)
 
@@ -21,7 +30,7 @@ def request(
         str, typer.Argument(help="The seller's email (individual mode) or the partner code (pooled).")
     ],
     sku: Annotated[str, typer.Argument(help="The catalog item.")],
-    qty: Annotated[int, typer.Option("--qty", help="How many.", min=1)] = 1,
+    qty: Annotated[int, int_option("--qty", help="How many.", min=1)] = 1,
     request_id: Annotated[
         str | None, typer.Option("--id", help="Name the request yourself: a re-run then changes nothing.")
     ] = None,

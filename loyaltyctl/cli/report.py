@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..output import Format
-from ._common import FormatOpt, parse_date_opt, state
+from ._common import FormatOpt, int_option, parse_date_opt, state
 
 app = typer.Typer(help="Reports: liability and program figures.", no_args_is_help=True)
 
@@ -31,7 +31,7 @@ def liability(
 @app.command()
 def program(
     ctx: typer.Context,
-    year: Annotated[int, typer.Option("--year", help="The year, YYYY.", min=2000, max=9999)],
+    year: Annotated[int, int_option("--year", help="The year, YYYY.", min=2000, max=9999)],
     month: Annotated[str | None, typer.Option("--month", help="One month of that year, YYYY-MM.")] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
