@@ -31,7 +31,7 @@ def liability(
 @app.command()
 def program(
     ctx: typer.Context,
-    year: Annotated[int, int_option("--year", help="The year, YYYY.", min=2000, max=9999)],
+    year: Annotated[int, int_option("--year", help="The year, YYYY.", min=2000, max=2999)],
     month: Annotated[str | None, typer.Option("--month", help="One month of that year, YYYY-MM.")] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
