@@ -37,7 +37,10 @@ format: $(STAMP)
 	$(BIN)/ruff format loyaltyctl tests sample_data benchmarks
 	$(BIN)/ruff check --fix loyaltyctl tests sample_data benchmarks
 
+# The benchmarks compare with the sqlite3 shell: install Debian's when missing.
 bench: $(STAMP)
+	@command -v sqlite3 >/dev/null || { command -v apt-get >/dev/null && \
+		{ apt-get install -y -qq sqlite3 || { apt-get update -qq && apt-get install -y -qq sqlite3; }; }; }
 	$(BIN)/python benchmarks/run.py $(BENCH)
 
 stress: $(STAMP)

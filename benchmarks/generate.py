@@ -1,9 +1,9 @@
 """Seeded benchmark data: partners, sellers, contracts and a changes file.
 
-    python benchmarks/generate.py DIR [--rows 100000] [--seed 7]
+    python benchmarks/generate.py DIR [--rows 100000] [--seed 7] [--pooled-every 4]
 
-Writes DIR/partners.csv (200 partners, every fourth pooled), DIR/sellers.csv
-(5 000 sellers), DIR/contracts.csv (``rows`` contracts of 2026: log-normal
+Writes DIR/partners.csv (200 partners, every fourth pooled; ``--pooled-every 0``:
+none), DIR/sellers.csv (5 000 sellers), DIR/contracts.csv (``rows`` contracts of 2026: log-normal
 amounts between 20 000 and 5 000 000 SEK, three products, 90 % started, 6 %
 registered, 4 % cancelled) and DIR/changes.csv: 10 % of ``rows`` lines, half of
 them existing contracts cancelled or amended (amount, product or start date),
@@ -31,14 +31,17 @@ def _contract(rnd: random.Random, i: int) -> list[str]:
     return [f"K{i:09d}", f"P{p:03d}", f"s{s}@p{p:03d}.se", day, f"{amount:.2f}", rnd.choice(PRODUCTS), status]
 
 
-def generate(directory: Path, rows: int, seed: int = 7) -> dict[str, Path]:
+def generate(directory: Path, rows: int, seed: int = 7, *, pooled_every: int = 4) -> dict[str, Path]:
+    """``pooled_every``: every n-th partner keeps one pooled account for its
+    team (0: none, so each of the 5 000 sellers has an account of its own)."""
     directory.mkdir(parents=True, exist_ok=True)
     rnd = random.Random(seed)
     paths = {name: directory / f"{name}.csv" for name in ("partners", "sellers", "contracts", "changes")}
     with paths["partners"].open("w") as f:
         f.write("code,name,mode,consent\n")
         for p in range(PARTNERS):
-            f.write(f"P{p:03d},Partner {p} AB,{'pooled' if p % 4 == 0 else 'individual'},yes\n")
+            mode = "pooled" if pooled_every and p % pooled_every == 0 else "individual"
+            f.write(f"P{p:03d},Partner {p} AB,{mode},yes\n")
     with paths["sellers"].open("w") as f:
         f.write("email,name,partner_code,enrolled_on\n")
         for s in range(SELLERS):
@@ -83,8 +86,9 @@ def main() -> None:
     ap.add_argument("directory", type=Path)
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--pooled-every", type=int, default=4, help="every n-th partner pooled (0: none)")
     args = ap.parse_args()
-    for name, path in generate(args.directory, args.rows, args.seed).items():
+    for name, path in generate(args.directory, args.rows, args.seed, pooled_every=args.pooled_every).items():
         print(f"{name:10} {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 

@@ -9,12 +9,13 @@ unique key, via a temporary table and INSERT OR REPLACE).  Query times are
 measured inside Python (the service call only) and reported apart from wall
 time, with SQLite's EXPLAIN QUERY PLAN of each query.
 
-    python benchmarks/run.py [--rows 1000000] [--repeat 3] [--quick] [--postgres URL]
+    python benchmarks/run.py [--rows 1000000] [--repeat 3] [--quick] [--all-individual] [--postgres URL]
 
 With ``--postgres URL`` (or ``$LOYALTYCTL_TEST_POSTGRES_URL``) the import cases
 also run on PostgreSQL, against ``psql``'s ``\\copy`` (see postgres.py).
 
---quick is a 100 000-row smoke run with one repetition.  Needs the sqlite3
+--quick is a 100 000-row smoke run with one repetition; --all-individual makes
+every partner individual, so the statements export covers 5 000 accounts.  Needs the sqlite3
 shell (Debian: apt-get install -y sqlite3).
 """
 
@@ -213,6 +214,11 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="a 100 000-row smoke run, one repetition")
+    ap.add_argument(
+        "--all-individual",
+        action="store_true",
+        help="no pooled partner: each of the 5 000 sellers has an account (5 000 statements)",
+    )
     ap.add_argument("--keep", type=Path, help="keep the files and databases in this directory")
     ap.add_argument(
         "--postgres",
@@ -241,7 +247,7 @@ def main() -> None:
 
 
 def bench(args, work: Path) -> None:
-    files = generate(work, args.rows)
+    files = generate(work, args.rows, pooled_every=0 if args.all_individual else 4)
     contracts, changes = files["contracts"], files["changes"]
     n_changes = sum(1 for _ in changes.open()) - 1
     version = subprocess.run(["sqlite3", "--version"], capture_output=True, text=True).stdout.split()[0]
