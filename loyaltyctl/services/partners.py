@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from ..clock import now
@@ -12,8 +12,10 @@ from ..errors import Refused, UsageProblem
 from ..importers import fields as F
 from ..importers.csv_source import CsvInput
 from ..models import Account, Partner, Seller
-from .accounts import find_partner, partner_account, seller_account
+from .accounts import find_partner, partner_account
 from .batch import BatchSummary, RejectSink, RowProblems, Upserts, field_error, parse_row
+
+ACCOUNT = Account.__table__
 
 MODES = ("individual", "pooled")
 REQUIRED = ("code", "name")
@@ -67,19 +69,48 @@ def validate(p: PartnerIn) -> PartnerIn:
         raise UsageProblem(f"partner {p.code!r}: {exc}") from None
 
 
-def _active_sellers(session: Session, partner: Partner) -> int:
-    return session.exec(
-        select(func.count())
-        .select_from(Seller)
-        .where(Seller.partner_id == partner.id, Seller.active.is_(True))
-    ).scalar()
+class _Book:
+    """Partners loaded once (by code), and what a run adds: new partners go out
+    in one flush, with the pool accounts of the pooled ones."""
+
+    def __init__(self, session: Session, partners: dict[str, Partner]) -> None:
+        self.session = session
+        self.partners = partners
+        self.pools: list[Partner] = []  # new pooled partners, whose accounts follow the flush
+        self._active: dict[int, int] | None = None
+
+    @classmethod
+    def everything(cls, session: Session) -> _Book:
+        return cls(session, {p.code: p for p in session.exec(select(Partner)).scalars()})
+
+    def active_sellers(self, partner: Partner) -> int:
+        """Active sellers of a stored partner (counted for all partners at once,
+        when first asked: an import does not change sellers)."""
+        if self._active is None:
+            self._active = dict(
+                self.session.exec(
+                    select(Seller.partner_id, func.count())
+                    .where(Seller.active.is_(True))
+                    .group_by(Seller.partner_id)
+                ).all()
+            )
+        return self._active.get(partner.id, 0)  # type: ignore[arg-type]
+
+    def flush(self) -> None:
+        self.session.flush()
+        if self.pools:
+            self.session.add_all(
+                Account(holder="partner", partner_id=p.id, balance=0, held=0) for p in self.pools
+            )
+            self.pools = []
+            self.session.flush()
 
 
-def _complete(session: Session, p: PartnerIn) -> PartnerIn:
+def _complete(book: _Book, p: PartnerIn) -> PartnerIn:
     """Fill the columns a file left out: from the stored partner, else defaults."""
     if KEEP not in (p.mode, p.consent, p.email):
         return p
-    stored = session.exec(select(Partner).where(Partner.code == p.code)).scalar()
+    stored = book.partners.get(p.code)
     base = public(stored) if stored is not None else DEFAULTS
     return PartnerIn(
         code=p.code,
@@ -90,9 +121,11 @@ def _complete(session: Session, p: PartnerIn) -> PartnerIn:
     )
 
 
-def _apply(session: Session, p: PartnerIn, actor: str = "loyaltyctl") -> tuple[str, Partner, str | None]:
-    """Create or update a partner.  Returns (outcome, partner, refusal reason)."""
-    partner = session.exec(select(Partner).where(Partner.code == p.code)).scalar()
+def _apply(book: _Book, p: PartnerIn, actor: str = "loyaltyctl") -> tuple[str, Partner, str | None]:
+    """Create or update a partner.  Returns (outcome, partner, refusal reason).
+    A new partner (and its pool) is written by the book's next flush."""
+    session = book.session
+    partner = book.partners.get(p.code)
     if partner is None:
         partner = Partner(
             code=p.code,
@@ -103,14 +136,14 @@ def _apply(session: Session, p: PartnerIn, actor: str = "loyaltyctl") -> tuple[s
             status="active",
             created_at=now(),
         )
+        book.partners[p.code] = partner
         session.add(partner)
-        session.flush()
         if partner.mode == "pooled":
-            partner_account(session, partner)
+            book.pools.append(partner)
         return "new", partner, None
     if (partner.name, partner.mode, partner.consent, partner.email) == (p.name, p.mode, p.consent, p.email):
         return "unchanged", partner, None
-    if p.mode == "individual" and not p.consent and _active_sellers(session, partner):
+    if p.mode == "individual" and not p.consent and book.active_sellers(partner):
         return (
             "refused",
             partner,
@@ -122,10 +155,10 @@ def _apply(session: Session, p: PartnerIn, actor: str = "loyaltyctl") -> tuple[s
     mode_changed = partner.mode != p.mode
     partner.name, partner.mode, partner.consent, partner.email = p.name, p.mode, p.consent, p.email
     session.add(partner)
-    session.flush()
     if mode_changed:
         from .contracts import reroute_partner
 
+        session.flush()
         _open_accounts_for_mode(session, partner)
         assert partner.id is not None
         reroute_partner(session=session, partner_id=partner.id, actor=actor)
@@ -136,8 +169,17 @@ def _open_accounts_for_mode(session: Session, partner: Partner) -> None:
     if partner.mode == "pooled":
         partner_account(session, partner)
         return
-    for seller in session.exec(select(Seller).where(Seller.partner_id == partner.id)).scalars():
-        seller_account(session, seller)
+    # Every seller without an own account gets one: one query, one insert.
+    missing = session.exec(
+        select(Seller.id)
+        .outerjoin(Account, Account.seller_id == Seller.id)
+        .where(Seller.partner_id == partner.id, Account.id.is_(None))
+    ).scalars()
+    rows = [
+        {"holder": "seller", "seller_id": sid, "partner_id": None, "balance": 0, "held": 0} for sid in missing
+    ]
+    if rows:
+        session.exec(insert(ACCOUNT), params=rows)
 
 
 def enroll(*, session: Session, partner_in: PartnerIn) -> dict:
@@ -156,7 +198,9 @@ def enroll(*, session: Session, partner_in: PartnerIn) -> dict:
             f"partner {p.code} is already enrolled, with other details",
             hint="change a partner through `loyaltyctl partners import`",
         )
-    outcome, partner, _ = _apply(session, p)
+    book = _Book(session, {})
+    outcome, partner, _ = _apply(book, p)
+    book.flush()
     return {**public(partner), "result": outcome}
 
 
@@ -172,16 +216,17 @@ def import_partners(
 
     actor = actor or default_actor()
     run = Upserts("partners import", src, on_reject)
+    # Every partner loaded once: one query instead of two and a flush per row.
+    book = _Book.everything(session)
     for record in src.records(REQUIRED, OPTIONAL):
         with run.row(record):
-            p = _complete(
-                session, PartnerIn(**parse_row(src, record, PARSERS, dict.fromkeys(OPTIONAL, KEEP)))
-            )
+            p = _complete(book, PartnerIn(**parse_row(src, record, PARSERS, dict.fromkeys(OPTIONAL, KEEP))))
             run.once(record, "code", p.code, (p.name, p.mode, p.consent, p.email))
-            outcome, _, refusal = _apply(session, p, actor)
+            outcome, _, refusal = _apply(book, p, actor)
             if refusal:
                 raise RowProblems([field_error(src, record, "consent", refusal)])
             run.count(outcome)
+    book.flush()
     return run.finish(skip_invalid=skip_invalid)
 
 

@@ -8,6 +8,7 @@ Default rules: 10 points per 1 000 SEK, 100 points per started contract, so
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -363,3 +364,23 @@ def test_a_partner_switching_to_pooled_mode_moves_its_contracts_points_to_the_po
         rows = points.balances(session=s, ref="BOLT", on=None)
     # today: {"BOLT": 0, "bo@bolt.se": 2600, "britt@bolt.se": 0}
     assert {r["account"]: r["balance"] for r in rows if r["balance"]} == {"BOLT": 2600}
+
+
+def test_a_pooled_partner_switching_to_individual_opens_its_sellers_accounts_and_moves_the_points(
+    prog, cli, tmp_path
+):
+    # ACME pooled (anna, arne): anna's contract earns 2 600 into the pool.
+    import_contracts(prog, row(partner="ACME", seller="anna@acme.se"))
+    assert balance(prog, "ACME") == 2600
+    partners_csv = tmp_path / "partners.csv"
+    partners_csv.write_text(
+        "code,name,mode,consent\nACME,Partner ACME,individual,yes\nCORP,Corp AB,pooled,no\n", encoding="utf-8"
+    )
+    summary = json.loads(cli("partners", "import", str(partners_csv), "-f", "json", ok=True).stdout)
+    assert (summary["new"], summary["updated"], summary["unchanged"]) == (1, 1, 0)
+    # Both sellers now hold an own account; the contract's points moved to anna's.
+    with prog.session() as s:
+        rows = points.balances(session=s, ref="ACME", on=None)
+    assert {r["account"]: r["balance"] for r in rows} == {"ACME": 0, "anna@acme.se": 2600, "arne@acme.se": 0}
+    assert balance(prog, "CORP") == 0  # the new pooled partner has its pool
+    assert_consistent(prog)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import TODAY
 from factories import add_seller, balance, enroll, import_contracts, small_program
 from sqlalchemy import select
 
@@ -194,6 +195,32 @@ def test_sellers_import_upserts_by_email(db, cli, tmp_path):
     other = write(tmp_path, "s2.csv", "email,name,partner_code\nbo@bolt.se,Bo,ACME\n")
     r = cli("sellers", "import", other)
     assert r.exit_code == 1 and "already belongs to partner BOLT" in r.stderr
+
+
+def test_sellers_import_twice_in_one_file_and_own_accounts_for_new_individual_sellers(db, cli, tmp_path):
+    small_program(db)  # ACME pooled (anna, arne), BOLT individual (bo, britt)
+    path = write(
+        tmp_path,
+        "s.csv",
+        (
+            "email,name,partner_code\n"
+            "cleo@bolt.se,Cleo,BOLT\n"  # new
+            "bo@bolt.se,Bo Renamed,BOLT\n"  # updated
+            "cleo@bolt.se,Cleo,BOLT\n"  # unchanged: the row above made her
+            "bo@bolt.se,Bo Renamed,BOLT\n"  # unchanged: the row above renamed him
+            "carl@acme.se,Carl,ACME\n"  # new
+        ),
+    )
+    summary = json.loads(cli("sellers", "import", path, "-f", "json", ok=True).stdout)
+    assert (summary["new"], summary["updated"], summary["unchanged"]) == (2, 1, 2)
+    listed = {s["email"]: s for s in json.loads(cli("sellers", "list", "-f", "json", ok=True).stdout)}
+    assert listed["bo@bolt.se"]["name"] == "Bo Renamed"
+    # a new seller of an individual partner holds an own account (balance 0);
+    # one of a pooled partner has none (the pool holds the points)
+    assert (listed["cleo@bolt.se"]["balance"], listed["carl@acme.se"]["balance"]) == (0, None)
+    assert (listed["cleo@bolt.se"]["enrolled_on"], listed["carl@acme.se"]["name"]) == (TODAY, "Carl")
+    summary = json.loads(cli("sellers", "import", path, "-f", "json", ok=True).stdout)
+    assert (summary["new"], summary["updated"], summary["unchanged"]) == (0, 0, 5)
 
 
 def test_seller_emails_are_case_insensitive(db, cli):
