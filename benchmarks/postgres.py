@@ -29,14 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
-CLI = [sys.executable, "-m", "loyaltyctl"]
-TODAY = "2026-11-22"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import CLI, COLUMNS, TODAY, line, measure  # noqa: E402
+
 BENCH_DB = "loyaltyctl_bench"
 REF_DB = "loyaltyctl_bench_ref"
-COLUMNS = (
-    "contract_id TEXT PRIMARY KEY, partner_code TEXT, seller_email TEXT, "
-    "start_date TEXT, amount TEXT, product TEXT, status TEXT"
-)
 
 
 def libpq(url: str, database: str | None = None) -> str:
@@ -82,20 +79,6 @@ def drop(admin: str, name: str) -> None:
     psql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);\n')
 
 
-def run(cmd: list[str], env: dict) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of this one child process (wait4's own rusage)."""
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode:
-            err.seek(0)
-            sys.exit(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{err.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
-
-
 def postings(url: str) -> int:
     from sqlalchemy import create_engine, text
 
@@ -125,16 +108,6 @@ def changes_reference(ref: str, contracts: Path, changes: Path) -> float:
     )
 
 
-def line(name: str, walls: list[float], *, rows: int = 0, ref: float = 0.0, extra: str = "") -> str:
-    med = statistics.median(walls)
-    text = f"{name:34} {med:8.2f} s"
-    if rows:
-        text += f"  {rows / med:10,.0f} rows/s"
-    if ref:
-        text += f"  {med / ref:6.1f}x reference"
-    return text + (f"  {extra}" if extra else "")
-
-
 def bench_postgres(url: str, files: dict[str, Path], *, rows: int, repeat: int) -> dict[str, float]:
     """The PostgreSQL cases; prints their lines and returns the medians' ratios."""
     if not shutil.which("psql"):
@@ -152,16 +125,16 @@ def bench_postgres(url: str, files: dict[str, Path], *, rows: int, repeat: int) 
     try:
         for _ in range(repeat):
             recreate(admin, BENCH_DB)
-            run([*CLI, "partners", "import", str(files["partners"])], env)
-            run([*CLI, "sellers", "import", str(files["sellers"])], env)
-            wall, rss = run([*CLI, "contracts", "import", str(contracts)], env)
+            measure([*CLI, "partners", "import", str(files["partners"])], env)
+            measure([*CLI, "sellers", "import", str(files["sellers"])], env)
+            wall, rss = measure([*CLI, "contracts", "import", str(contracts)], env)
             first.append(wall)
             peak = max(peak, rss)
             before = postings(bench_url)
-            again.append(run([*CLI, "contracts", "import", str(contracts)], env)[0])
+            again.append(measure([*CLI, "contracts", "import", str(contracts)], env)[0])
             if postings(bench_url) != before:
                 sys.exit("re-importing the unchanged file wrote postings")
-            change.append(run([*CLI, "contracts", "import", str(changes)], env)[0])
+            change.append(measure([*CLI, "contracts", "import", str(changes)], env)[0])
             recreate(admin, REF_DB)
             refs.append(copy_reference(libpq(url, REF_DB), contracts))
             change_refs.append(changes_reference(libpq(url, REF_DB), contracts, changes))
