@@ -87,7 +87,7 @@ class Row:
     blocked: RowError | None = None
     # The stored contract's columns when the row was taken as exactly that
     # contract (the re-import path): unchanged, nothing to compare.
-    stored: tuple | None = None
+    stored: bool = False
 
     def signature(self) -> tuple:
         return (self.partner_id, self.seller_id, self.start_date, self.amount_ore, self.product, self.status)
@@ -501,6 +501,8 @@ class _Import:
         self.pre: dict[str, tuple] | None = None
         self._who: dict[tuple[int, int], tuple[str, str] | None] = {}
         self._days: dict[str, date | None] = {}
+        self._texts: dict[str, bool] = {}
+        self._plain: dict[int, tuple[int, str, str]] | None = None
 
     # -- reading ----------------------------------------------------------------
     def reject(self, record: Record, errors: list[RowError]) -> None:
@@ -529,56 +531,65 @@ class _Import:
             return
         width, i_id = len(src.header), src.columns["contract_id"]
         ids = [r.fields[i_id] for r in records if len(r.fields) == width]
-        pre: dict[str, tuple] = {}
-        if ids:
-            for stored in self.raw.stored_rows(ids):
-                entry = self._canonical(stored)
-                if entry is not None:
-                    pre[stored[1]] = entry
-        self.pre = pre
+        self.pre = self._canonical(self.raw.stored_rows(ids)) if ids else {}
         self._width, self._i_id = width, i_id
         self._fields = itemgetter(*(src.columns[c] for c in REQUIRED))
 
-    def _canonical(self, r: tuple) -> tuple | None:
-        """A stored contract (``_RawWriter.existing`` columns) as the exact fields
-        of a row that ``_FastParse`` takes as an unchanged copy of it: (fields in
-        ``REQUIRED`` order, ``Row`` values), or None when no row is (a suspended
-        partner, a started contract now in the future, odd stored text, ...)."""
-        _, cid, pid, sid, day, ore, product, status = r[:8]
-        who = self._who.get((pid, sid), False)
-        if who is False:
-            who = self._who[(pid, sid)] = self._plain_pair(pid, sid)
-        if who is None or not (_plain_text(cid) and _plain_text(product)) or status not in STATUSES:
-            return None
-        start = self._days.get(day, False)
-        if start is False:
-            try:
-                start = F.parse_date(day) if isinstance(day, str) else None
-            except F.FieldError:
-                start = None
-            self._days[day] = start
-        if start is None or (status == "started" and start > self.today):
-            return None
-        if not (isinstance(ore, int) and 0 < ore <= _MAX_ORE):
-            return None
-        amount = f"{ore // 100}.{ore % 100:02d}"
-        if not _PLAIN_AMOUNT.fullmatch(amount):
-            return None
-        return (cid, *who, day, amount, product, status), (cid, pid, sid, start, ore, product, status), r
+    def _canonical(self, rows: list[tuple]) -> dict[str, tuple]:
+        """Stored contracts (``_RawWriter.stored_rows`` columns) as contract id
+        -> (the fields, in ``REQUIRED`` order, of a plain row that ``_FastParse``
+        takes as an unchanged copy, ``Row`` values).  A contract that no row
+        can copy so (a suspended partner, an inactive seller or one now in
+        another partner, a started contract now in the future, odd stored
+        text) is left out."""
+        sellers, days, texts, today_ = self._sellers(), self._days, self._texts, self.today
+        out: dict[str, tuple] = {}
+        for cid, pid, sid, day, ore, product, status in rows:
+            who = sellers.get(sid)
+            start = days.get(day, False)
+            if start is False:
+                try:
+                    start = F.parse_date(day) if isinstance(day, str) else None
+                except F.FieldError:
+                    start = None
+                days[day] = start
+            ok = texts.get(product)
+            if ok is None:
+                ok = texts[product] = _plain_text(product)
+            if (
+                who is not None
+                and who[0] == pid
+                and start is not None
+                and ok
+                and status in STATUSES
+                and (status != "started" or start <= today_)
+                and 0 < ore <= _MAX_ORE
+                and cid
+                and len(cid) <= 64
+                and cid.isprintable()
+                and cid[0] != "'"
+                and cid == cid.strip()
+            ):
+                out[cid] = (
+                    (cid, who[1], who[2], day, f"{ore // 100}.{ore % 100:02d}", product, status),
+                    (cid, pid, sid, start, ore, product, status),
+                )
+        return out
 
-    def _plain_pair(self, pid: int, sid: int) -> tuple[str, str] | None:
-        """The partner code and seller email by which ``_FastParse`` finds this
-        active partner and its active seller, if it does."""
-        look = self.look
-        code, email = look.partner_code.get(pid), look.seller_email.get(sid)
-        if code is None or email is None or code != code.strip().upper() or email != email.strip().lower():
-            return None
-        partner, seller = look.partners.get(code), look.sellers.get(email)
-        if partner is None or seller is None or partner[0] != pid or seller[0] != sid or seller[1] != pid:
-            return None
-        if partner[2] != "active" or not seller[2]:
-            return None
-        return code, email
+    def _sellers(self) -> dict[int, tuple[int, str, str]]:
+        """Seller id -> (partner id, partner code, seller email) for the active
+        sellers of active partners, found by ``_FastParse`` under that code and
+        email as they are (stripped; codes upper case, emails lower case)."""
+        if self._plain is None:
+            look = self.look
+            self._plain = {}
+            for email, (sid, pid, active) in look.sellers.items():
+                code = look.partner_code.get(pid)
+                if code is None or not active or look.partners[code][2] != "active":
+                    continue
+                if code == code.strip().upper() and email == email.strip().lower():
+                    self._plain[sid] = (pid, code, email)
+        return self._plain
 
     def take(self, record: Record) -> None:
         self.summary.rows += 1
@@ -589,7 +600,7 @@ class _Import:
             if len(f) == self._width:
                 hit = pre.get(f[self._i_id])
                 if hit is not None and self._fields(f) == hit[0]:
-                    parsed = Row(record, *hit[1], stored=hit[2])
+                    parsed = Row(record, *hit[1], stored=True)
         if parsed is None:
             if self.fast is None:
                 self.fast = _FastParse(self.src, self.look, self.today)
@@ -667,13 +678,13 @@ class _Import:
         assert self.raw is not None
         raw = self.raw
         ids = [r.contract_id for r in rows]
-        need = [r.contract_id for r in rows if r.stored is None]
+        need = [r.contract_id for r in rows if not r.stored]
         existing = raw.existing(need) if need else {}
         changed = []
         unchanged = 0
         signature, stored = raw.stored_signature, raw.convert
         for row in rows:
-            if row.stored is not None:
+            if row.stored:
                 unchanged += 1
                 continue
             old = existing.get(row.contract_id)
@@ -959,8 +970,9 @@ class _RawWriter:
         self._day = _processor(CONTRACT.c.start_date, dialect)
         cols = [c.name for c in _SELECT_EXISTING.selected_columns]
         self._select = f"SELECT {', '.join(cols)} FROM contract WHERE contract_id IN "
-        self._select_range = (
-            f"SELECT {', '.join(cols)} FROM contract WHERE contract_id >= ? AND contract_id <= ? LIMIT ?"
+        self._select_plain = (
+            "SELECT contract_id, partner_id, seller_id, start_date, amount_ore, product, status "
+            "FROM contract WHERE "
         )
         self._dates: dict[str, date] = {}
         self._texts: dict[date, str] = {}
@@ -1010,16 +1022,19 @@ class _RawWriter:
         return {r[1]: r for r in self.cur.fetchall()}
 
     def stored_rows(self, ids: list[str]) -> list[tuple]:
-        """The ``existing`` columns of the stored contracts among ``ids`` (and,
-        for ids in ascending order, of the stored ids between them): a range
-        scan of the index when that stays short, else an IN list."""
+        """(contract_id, partner_id, seller_id, start_date as stored, amount_ore,
+        product, status) of the stored contracts among ``ids`` (and, for ids in
+        ascending order, of the stored ids between them): a range scan of the
+        index when that stays short, else an IN list."""
         if len(ids) > 1 and all(a < b for a, b in zip(ids, islice(ids, 1, None), strict=False)):
             limit = 2 * len(ids) + 1
-            self.cur.execute(self._select_range, (ids[0], ids[-1], limit))
+            self.cur.execute(
+                self._select_plain + "contract_id >= ? AND contract_id <= ? LIMIT ?", (ids[0], ids[-1], limit)
+            )
             rows = self.cur.fetchall()
             if len(rows) < limit:
                 return rows
-        self.cur.execute(self._select + f"({', '.join('?' * len(ids))})", ids)
+        self.cur.execute(self._select_plain + f"contract_id IN ({', '.join('?' * len(ids))})", ids)
         return self.cur.fetchall()
 
     def stored_signature(self, row: Row) -> tuple:
