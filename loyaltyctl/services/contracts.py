@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from itertools import islice
-from operator import itemgetter
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, insert, select, text, update
@@ -531,50 +530,55 @@ class _Import:
             return
         width, i_id = len(src.header), src.columns["contract_id"]
         ids = [r.fields[i_id] for r in records if len(r.fields) == width]
-        self.pre = self._canonical(self.raw.stored_rows(ids)) if ids else {}
+        self.pre = {r[0]: r for r in self.raw.stored_rows(ids)} if ids else {}
         self._width, self._i_id = width, i_id
-        self._fields = itemgetter(*(src.columns[c] for c in REQUIRED))
+        self._idx = tuple(src.columns[c] for c in REQUIRED[1:])
+        self._sellers()
 
-    def _canonical(self, rows: list[tuple]) -> dict[str, tuple]:
-        """Stored contracts (``_RawWriter.stored_rows`` columns) as contract id
-        -> (the fields, in ``REQUIRED`` order, of a plain row that ``_FastParse``
-        takes as an unchanged copy, ``Row`` values).  A contract that no row
-        can copy so (a suspended partner, an inactive seller or one now in
-        another partner, a started contract now in the future, odd stored
-        text) is left out."""
-        sellers, days, texts, today_ = self._sellers(), self._days, self._texts, self.today
-        out: dict[str, tuple] = {}
-        for cid, pid, sid, day, ore, product, status in rows:
-            who = sellers.get(sid)
-            start = days.get(day, False)
-            if start is False:
-                try:
-                    start = F.parse_date(day) if isinstance(day, str) else None
-                except F.FieldError:
-                    start = None
-                days[day] = start
-            ok = texts.get(product)
-            if ok is None:
-                ok = texts[product] = _plain_text(product)
-            if (
-                who is not None
-                and who[0] == pid
-                and start is not None
-                and ok
-                and status in STATUSES
-                and (status != "started" or start <= today_)
-                and 0 < ore <= _MAX_ORE
-                and cid
-                and len(cid) <= 64
-                and cid.isprintable()
-                and cid[0] != "'"
-                and cid == cid.strip()
-            ):
-                out[cid] = (
-                    (cid, who[1], who[2], day, f"{ore // 100}.{ore % 100:02d}", product, status),
-                    (cid, pid, sid, start, ore, product, status),
-                )
-        return out
+    def _copy(self, record: Record, r: tuple) -> Row | None:
+        """The row, if its fields are exactly what a plain row that ``_FastParse``
+        takes as an unchanged copy of stored contract ``r`` (``_RawWriter.
+        stored_rows`` columns) holds.  No row is such a copy of a contract of
+        a suspended partner, an inactive seller or one now in another partner,
+        of a started contract now in the future, or of odd stored text."""
+        f = record.fields
+        i_code, i_email, i_start, i_amount, i_product, i_status = self._idx
+        cid, pid, sid, day, ore, product, status = r
+        who = self._plain.get(sid)
+        if (
+            who is None
+            or who[0] != pid
+            or f[i_code] != who[1]
+            or f[i_email] != who[2]
+            or f[i_start] != day
+            or f[i_product] != product
+            or f[i_status] != status
+            or not 0 < ore <= _MAX_ORE
+            or f[i_amount] != f"{ore // 100}.{ore % 100:02d}"
+        ):
+            return None
+        start = self._days.get(day, False)
+        if start is False:
+            try:
+                start = F.parse_date(day) if isinstance(day, str) else None
+            except F.FieldError:
+                start = None
+            self._days[day] = start
+        ok = self._texts.get(product)
+        if ok is None:
+            ok = self._texts[product] = _plain_text(product)
+        if (
+            start is None
+            or not ok
+            or status not in STATUSES
+            or (status == "started" and start > self.today)
+            or not 0 < len(cid) <= 64
+            or not cid.isprintable()
+            or cid[0] == "'"
+            or cid != cid.strip()
+        ):
+            return None
+        return Row(record, cid, pid, sid, start, ore, product, status, stored=True)
 
     def _sellers(self) -> dict[int, tuple[int, str, str]]:
         """Seller id -> (partner id, partner code, seller email) for the active
@@ -598,9 +602,9 @@ class _Import:
         if pre is not None:
             f = record.fields
             if len(f) == self._width:
-                hit = pre.get(f[self._i_id])
-                if hit is not None and self._fields(f) == hit[0]:
-                    parsed = Row(record, *hit[1], stored=True)
+                stored = pre.get(f[self._i_id])
+                if stored is not None:
+                    parsed = self._copy(record, stored)
         if parsed is None:
             if self.fast is None:
                 self.fast = _FastParse(self.src, self.look, self.today)
