@@ -197,3 +197,29 @@ def test_an_unchanged_file_is_taken_without_parsing_a_row(tmp_path_factory, tmp_
     assert (summary["unchanged"], summary["rejected"], summary["batch_id"]) == (8, 0, None)
     assert rejects == []
     assert parsed == [5, 7, 8]  # K4, K6, K7 (line 1 is the header)
+
+
+def _reference_lines(text: str) -> list[str]:
+    """Lines with their endings (LF, CRLF, a lone CR), one character at a time."""
+    lines, line = [], ""
+    for i, c in enumerate(text):
+        line += c
+        if c == "\n" or (c == "\r" and text[i + 1 : i + 2] != "\n"):
+            lines.append(line)
+            line = ""
+    return lines + [line] if line else lines
+
+
+@pytest.mark.backend_independent("splitting a byte stream into lines")
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(st.sampled_from(["a", ",", '"', "é", "\r", "\n", "\r\n"]), max_size=40),
+    chunk=st.integers(1, 9),
+)
+def test_lines_split_as_one_character_at_a_time(monkeypatch, text, chunk):
+    """Whatever the read size (a CR at a chunk's end, CRLF or a UTF-8
+    character across chunks, a line over several chunks)."""
+    from loyaltyctl.importers import csv_source
+
+    monkeypatch.setattr(csv_source, "CHUNK", chunk)
+    assert list(csv_input(text)._lines()) == _reference_lines(text)
