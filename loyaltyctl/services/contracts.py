@@ -84,8 +84,8 @@ class Row:
     # Why this row may not credit points (an inactive seller, a suspended partner):
     # such a row may still leave its contract unchanged or take points back.
     blocked: RowError | None = None
-    # The stored contract's columns when the row was taken as exactly that
-    # contract (the re-import path): unchanged, nothing to compare.
+    # The row was taken as an exact copy of its stored contract (the re-import
+    # path): unchanged, nothing to compare.
     stored: bool = False
 
     def signature(self) -> tuple:
@@ -495,10 +495,10 @@ class _Import:
         self.chunk: dict[str, Row] = {}
         self.fast: _FastParse | None = None
         self.raw = _RawWriter.open(session)
-        # The re-import path: stored contracts of the records read ahead, by
-        # contract id, as (canonical fields, row values, stored columns).
+        # The re-import path: the stored contracts of the records read ahead
+        # (``_RawWriter.stored_rows``), by contract id; a flush that changes a
+        # contract drops it.
         self.pre: dict[str, tuple] | None = None
-        self._who: dict[tuple[int, int], tuple[str, str] | None] = {}
         self._days: dict[str, date | None] = {}
         self._texts: dict[str, bool] = {}
         self._plain: dict[int, tuple[int, str, str]] | None = None
