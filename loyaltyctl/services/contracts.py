@@ -496,9 +496,11 @@ class _Import:
         self.fast: _FastParse | None = None
         self.raw = _RawWriter.open(session)
         # The re-import path: the stored contracts of the records read ahead
-        # (``_RawWriter.stored_rows``), by contract id; a flush that changes a
-        # contract drops it.
+        # (``_RawWriter.existing`` columns), by contract id, and the ids looked
+        # up (one not in ``pre`` is not stored); a flush that changes a
+        # contract drops it from both.
         self.pre: dict[str, tuple] | None = None
+        self.pre_ids: set[str] = set()
         self._days: dict[str, date | None] = {}
         self._texts: dict[str, bool] = {}
         self._plain: dict[int, tuple[int, str, str]] | None = None
@@ -522,7 +524,7 @@ class _Import:
                 if len(self.chunk) >= chunk_rows:
                     self.flush()
         finally:
-            self.pre = None
+            self.pre, self.pre_ids = None, set()
 
     def prefetch(self, records: list[Record]) -> None:
         src = self.src
@@ -530,7 +532,9 @@ class _Import:
             return
         width, i_id = len(src.header), src.columns["contract_id"]
         ids = [r.fields[i_id] for r in records if len(r.fields) == width]
-        self.pre = {r[0]: r for r in self.raw.stored_rows(ids)} if ids else {}
+        self.pre, complete = self.raw.stored_rows(ids) if ids else ({}, True)
+        # Rows read with all of ``existing``'s columns also serve ``flush``.
+        self.pre_ids = set(ids) if complete else set()
         self._width, self._i_id = width, i_id
         self._idx = tuple(src.columns[c] for c in REQUIRED[1:])
         self._sellers()
@@ -538,12 +542,12 @@ class _Import:
     def _copy(self, record: Record, r: tuple) -> Row | None:
         """The row, if its fields are exactly what a plain row that ``_FastParse``
         takes as an unchanged copy of stored contract ``r`` (``_RawWriter.
-        stored_rows`` columns) holds.  No row is such a copy of a contract of
+        existing`` columns) holds.  No row is such a copy of a contract of
         a suspended partner, an inactive seller or one now in another partner,
         of a started contract now in the future, or of odd stored text."""
         f = record.fields
         i_code, i_email, i_start, i_amount, i_product, i_status = self._idx
-        cid, pid, sid, day, ore, product, status = r
+        cid, pid, sid, day, ore, product, status = r[1:8]
         who = self._plain.get(sid)
         if (
             who is None
@@ -682,7 +686,8 @@ class _Import:
         assert self.raw is not None
         raw = self.raw
         ids = [r.contract_id for r in rows]
-        need = [r.contract_id for r in rows if not r.stored]
+        pre, looked = self.pre or {}, self.pre_ids
+        need = [r.contract_id for r in rows if not r.stored and r.contract_id not in looked]
         existing = raw.existing(need) if need else {}
         changed = []
         unchanged = 0
@@ -691,7 +696,8 @@ class _Import:
             if row.stored:
                 unchanged += 1
                 continue
-            old = existing.get(row.contract_id)
+            cid = row.contract_id
+            old = pre.get(cid) if cid in looked else existing.get(cid)
             if old is not None and old[2:8] == signature(row):
                 unchanged += 1
             else:
@@ -702,9 +708,9 @@ class _Import:
         self.seen.add_new(ids)
         if not changed:
             return
-        if self.pre:
-            for row, _ in changed:  # stored contracts read ahead are stale now
-                self.pre.pop(row.contract_id, None)
+        for row, _ in changed:  # stored contracts read ahead are stale now
+            pre.pop(row.contract_id, None)
+            looked.discard(row.contract_id)
         self.write(changed, again)
 
     def write(self, changed: list[tuple[Row, _Stored | None]], again: set[str]) -> None:
@@ -974,9 +980,8 @@ class _RawWriter:
         self._day = _processor(CONTRACT.c.start_date, dialect)
         cols = [c.name for c in _SELECT_EXISTING.selected_columns]
         self._select = f"SELECT {', '.join(cols)} FROM contract WHERE contract_id IN "
-        self._select_plain = (
-            "SELECT contract_id, partner_id, seller_id, start_date, amount_ore, product, status "
-            "FROM contract WHERE "
+        self._select_range = (
+            f"SELECT {', '.join(cols[:8])} FROM contract WHERE contract_id >= ? AND contract_id <= ? LIMIT ?"
         )
         self._dates: dict[str, date] = {}
         self._texts: dict[date, str] = {}
@@ -1025,21 +1030,20 @@ class _RawWriter:
         self.cur.execute(self._select + f"({', '.join('?' * len(ids))})", ids)
         return {r[1]: r for r in self.cur.fetchall()}
 
-    def stored_rows(self, ids: list[str]) -> list[tuple]:
-        """(contract_id, partner_id, seller_id, start_date as stored, amount_ore,
-        product, status) of the stored contracts among ``ids`` (and, for ids in
-        ascending order, of the stored ids between them): a range scan of the
-        index when that stays short, else an IN list."""
+    def stored_rows(self, ids: list[str]) -> tuple[dict[str, tuple], bool]:
+        """The stored contracts of the ids of records read ahead, by contract
+        id, and whether with all of ``existing``'s columns.  Ids in ascending
+        order (a file re-imported as exported): a range scan of the index for
+        the first eight columns (some stored ids between them too), when the
+        range holds no more than about twice as many contracts.  Else
+        ``existing`` (an IN list), which ``flush`` then needs not repeat."""
         if len(ids) > 1 and all(a < b for a, b in zip(ids, islice(ids, 1, None), strict=False)):
             limit = 2 * len(ids) + 1
-            self.cur.execute(
-                self._select_plain + "contract_id >= ? AND contract_id <= ? LIMIT ?", (ids[0], ids[-1], limit)
-            )
+            self.cur.execute(self._select_range, (ids[0], ids[-1], limit))
             rows = self.cur.fetchall()
             if len(rows) < limit:
-                return rows
-        self.cur.execute(self._select_plain + f"contract_id IN ({', '.join('?' * len(ids))})", ids)
-        return self.cur.fetchall()
+                return {r[1]: r for r in rows}, False
+        return self.existing(ids), True
 
     def stored_signature(self, row: Row) -> tuple:
         """``row.signature()`` as the database stores it (the date as SQLAlchemy
