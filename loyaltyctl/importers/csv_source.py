@@ -32,7 +32,8 @@ from typing import BinaryIO
 from ..errors import InvalidInput, RowError, UsageProblem
 
 CHUNK = 1 << 16
-_EOL = re.compile(r"\r\n|\r|\n")
+# A line and its ending (LF, CRLF or a lone CR), as ``_lines`` splits them.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
 FIELD_LIMIT = csv.field_size_limit()
 # No import format has a line anywhere near this long; past it the file is
 # refused rather than held in memory.
@@ -256,8 +257,9 @@ class CsvInput:
     def _lines(self) -> Iterator[str]:
         """Split decoded text into lines, keeping their endings (LF, CRLF, CR).
 
-        Each chunk is scanned once; a line that spans chunks is kept as parts
-        until its end is found, so long lines cost linear time."""
+        Each chunk is split once (the complete lines in one regex pass); a line
+        that spans chunks is kept as parts until its end is found, so long
+        lines cost linear time."""
         parts: list[str] = []
         size = 0
         line_no = 1
@@ -265,15 +267,17 @@ class CsvInput:
             if parts and parts[-1].endswith("\r") and not text.startswith("\n"):
                 yield "".join(parts)  # that CR ended the line after all
                 parts, size, line_no = [], 0, line_no + 1
-            pos = 0
-            for m in _EOL.finditer(text):
-                end = m.end()
-                if end == len(text) and m.group() == "\r":
-                    break  # a CR at the end of a chunk may be the first half of CRLF
-                parts.append(text[pos:end])
-                yield "".join(parts)
-                parts, size, line_no = [], 0, line_no + 1
-                pos = end
+            # A CR at the end of a chunk may be the first half of CRLF: held.
+            body = text[:-1] if text.endswith("\r") else text
+            pos = max(body.rfind("\n"), body.rfind("\r")) + 1  # after the last line ending
+            if pos:
+                lines = _LINE.findall(body, 0, pos)
+                if parts:
+                    parts.append(lines[0])
+                    lines[0] = "".join(parts)
+                    parts, size = [], 0
+                line_no += len(lines)
+                yield from lines
             if pos < len(text):
                 parts.append(text[pos:])
                 size += len(text) - pos

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from itertools import islice
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, insert, select, text, update
@@ -44,6 +45,12 @@ CONTRACT = Contract.__table__
 REQUIRED = ("contract_id", "partner_code", "seller_email", "start_date", "amount", "product", "status")
 STATUSES = ("registered", "started", "cancelled")
 CHUNK_ROWS = 2000
+# The re-import path (SQLite): records are read ahead in batches of this many,
+# the stored contracts of their ids fetched at once, and a row whose fields
+# are exactly its stored contract's canonical text is taken as that contract
+# without parsing (see ``_Import.take_all``).  Off: every row is parsed.
+_COMPARE_RAW = True
+PREFETCH_ROWS = 2000
 
 _SELECT_EXISTING = select(
     CONTRACT.c.id,
@@ -77,6 +84,9 @@ class Row:
     # Why this row may not credit points (an inactive seller, a suspended partner):
     # such a row may still leave its contract unchanged or take points back.
     blocked: RowError | None = None
+    # The row was taken as an exact copy of its stored contract (the re-import
+    # path): unchanged, nothing to compare.
+    stored: bool = False
 
     def signature(self) -> tuple:
         return (self.partner_id, self.seller_id, self.start_date, self.amount_ore, self.product, self.status)
@@ -284,6 +294,17 @@ class _FastParse:
         return found
 
 
+def _plain_text(text: object) -> bool:
+    """Text ``_FastParse`` takes as it is (contract id, product)."""
+    return (
+        isinstance(text, str)
+        and 0 < len(text) <= 64
+        and text.isprintable()
+        and text[0] != "'"
+        and text == text.strip()
+    )
+
+
 _SPLIT_DECIMAL = re.compile(r"-?[0-9]+,[0-9]{1,2}", re.ASCII)
 
 
@@ -409,10 +430,30 @@ def import_contracts(
     raises ``RowsRejected`` (after which the caller rolls back) when a row is
     invalid and ``skip_invalid`` is off."""
     run = _Import(session=session, src=src, actor=actor, on_reject=on_reject, command=command)
-    for record in src.records(REQUIRED):
-        run.take(record)
-        if len(run.chunk) >= chunk_rows:
-            run.flush()
+    records = src.records(REQUIRED)
+    if run.raw is None or not _COMPARE_RAW:
+        for record in records:
+            run.take(record)
+            if len(run.chunk) >= chunk_rows:
+                run.flush()
+    else:
+        while True:
+            # Read a batch ahead; a file problem met while reading it stops the
+            # import only after the rows before it were taken, as row by row.
+            pending: list[Record] = []
+            failure: Exception | None = None
+            try:
+                for record in records:
+                    pending.append(record)
+                    if len(pending) >= PREFETCH_ROWS:
+                        break
+            except Exception as exc:
+                failure = exc
+            run.take_all(pending, chunk_rows)
+            if failure is not None:
+                raise failure
+            if len(pending) < PREFETCH_ROWS:
+                break
     run.flush()
     return run.close(force=force, skip_invalid=skip_invalid)
 
@@ -454,6 +495,15 @@ class _Import:
         self.chunk: dict[str, Row] = {}
         self.fast: _FastParse | None = None
         self.raw = _RawWriter.open(session)
+        # The re-import path: the stored contracts of the records read ahead
+        # (``_RawWriter.existing`` columns), by contract id, and the ids looked
+        # up (one not in ``pre`` is not stored); a flush that changes a
+        # contract drops it from both.
+        self.pre: dict[str, tuple] | None = None
+        self.pre_ids: set[str] = set()
+        self._days: dict[str, date | None] = {}
+        self._texts: dict[str, bool] = {}
+        self._plain: dict[int, tuple[int, str, str]] | None = None
 
     # -- reading ----------------------------------------------------------------
     def reject(self, record: Record, errors: list[RowError]) -> None:
@@ -462,11 +512,107 @@ class _Import:
     def id_error(self, record: Record, reason: str) -> RowError:
         return RowError(self.src.name, record.line, self.src.column_of("contract_id"), "contract_id", reason)
 
+    def take_all(self, records: list[Record], chunk_rows: int) -> None:
+        """``take`` each record (flushing full chunks), the stored contracts of
+        their ids fetched first in one statement."""
+        if not records:
+            return
+        self.prefetch(records)
+        try:
+            for record in records:
+                self.take(record)
+                if len(self.chunk) >= chunk_rows:
+                    self.flush()
+        finally:
+            self.pre, self.pre_ids = None, set()
+
+    def prefetch(self, records: list[Record]) -> None:
+        src = self.src
+        if src.delimiter != "," or self.raw is None:
+            return
+        width, i_id = len(src.header), src.columns["contract_id"]
+        ids = [r.fields[i_id] for r in records if len(r.fields) == width]
+        self.pre, complete = self.raw.stored_rows(ids) if ids else ({}, True)
+        # Rows read with all of ``existing``'s columns also serve ``flush``.
+        self.pre_ids = set(ids) if complete else set()
+        self._width, self._i_id = width, i_id
+        self._idx = tuple(src.columns[c] for c in REQUIRED[1:])
+        self._sellers()
+
+    def _copy(self, record: Record, r: tuple) -> Row | None:
+        """The row, if its fields are exactly what a plain row that ``_FastParse``
+        takes as an unchanged copy of stored contract ``r`` (``_RawWriter.
+        existing`` columns) holds.  No row is such a copy of a contract of
+        a suspended partner, an inactive seller or one now in another partner,
+        of a started contract now in the future, or of odd stored text."""
+        f = record.fields
+        i_code, i_email, i_start, i_amount, i_product, i_status = self._idx
+        cid, pid, sid, day, ore, product, status = r[1:8]
+        who = self._plain.get(sid)
+        if (
+            who is None
+            or who[0] != pid
+            or f[i_code] != who[1]
+            or f[i_email] != who[2]
+            or f[i_start] != day
+            or f[i_product] != product
+            or f[i_status] != status
+            or not 0 < ore <= _MAX_ORE
+            or f[i_amount] != f"{ore // 100}.{ore % 100:02d}"
+        ):
+            return None
+        start = self._days.get(day, False)
+        if start is False:
+            try:
+                start = F.parse_date(day) if isinstance(day, str) else None
+            except F.FieldError:
+                start = None
+            self._days[day] = start
+        ok = self._texts.get(product)
+        if ok is None:
+            ok = self._texts[product] = _plain_text(product)
+        if (
+            start is None
+            or not ok
+            or status not in STATUSES
+            or (status == "started" and start > self.today)
+            or not 0 < len(cid) <= 64
+            or not cid.isprintable()
+            or cid[0] == "'"
+            or cid != cid.strip()
+        ):
+            return None
+        return Row(record, cid, pid, sid, start, ore, product, status, stored=True)
+
+    def _sellers(self) -> dict[int, tuple[int, str, str]]:
+        """Seller id -> (partner id, partner code, seller email) for the active
+        sellers of active partners, found by ``_FastParse`` under that code and
+        email as they are (stripped; codes upper case, emails lower case)."""
+        if self._plain is None:
+            look = self.look
+            self._plain = {}
+            for email, (sid, pid, active) in look.sellers.items():
+                code = look.partner_code.get(pid)
+                if code is None or not active or look.partners[code][2] != "active":
+                    continue
+                if code == code.strip().upper() and email == email.strip().lower():
+                    self._plain[sid] = (pid, code, email)
+        return self._plain
+
     def take(self, record: Record) -> None:
         self.summary.rows += 1
-        if self.fast is None:
-            self.fast = _FastParse(self.src, self.look, self.today)
-        parsed = self.fast(record)
+        parsed = None
+        pre = self.pre
+        if pre is not None:
+            f = record.fields
+            if len(f) == self._width:
+                stored = pre.get(f[self._i_id])
+                if stored is not None:
+                    parsed = self._copy(record, stored)
+        if parsed is None:
+            if self.fast is None:
+                self.fast = _FastParse(self.src, self.look, self.today)
+            parsed = self.fast(record)
         if isinstance(parsed, list):
             self.reject(record, parsed)
             return
@@ -504,6 +650,9 @@ class _Import:
         self.chunk.clear()
         if not rows:
             return
+        if self.pg is None and self.raw is not None and _COMPARE_RAW:
+            self.flush_compared(rows)
+            return
         if self.pg is not None:
             again, existing = self.pg.stage(rows, _SELECT_EXISTING)
         else:
@@ -528,6 +677,44 @@ class _Import:
         self.counts["unchanged"] += unchanged
         if not changed:
             return  # the re-import path: nothing to plan, nothing to write
+        self.write(changed, again)
+
+    def flush_compared(self, rows: list[Row]) -> None:
+        """``flush`` on the re-import path (SQLite's driver): rows taken as their
+        stored contract are unchanged without a look; the others are compared
+        as ``flush`` compares them."""
+        assert self.raw is not None
+        raw = self.raw
+        ids = [r.contract_id for r in rows]
+        pre, looked = self.pre or {}, self.pre_ids
+        need = [r.contract_id for r in rows if not r.stored and r.contract_id not in looked]
+        existing = raw.existing(need) if need else {}
+        changed = []
+        unchanged = 0
+        signature, stored = raw.stored_signature, raw.convert
+        for row in rows:
+            if row.stored:
+                unchanged += 1
+                continue
+            cid = row.contract_id
+            old = pre.get(cid) if cid in looked else existing.get(cid)
+            if old is not None and old[2:8] == signature(row):
+                unchanged += 1
+            else:
+                changed.append((row, None if old is None else _Stored(*stored(old))))
+        self.counts["unchanged"] += unchanged
+        # Only a changed contract that exists asks whether its id came earlier.
+        again = self.seen.before([row.contract_id for row, old in changed if old is not None])
+        self.seen.add_new(ids)
+        if not changed:
+            return
+        for row, _ in changed:  # stored contracts read ahead are stale now
+            pre.pop(row.contract_id, None)
+            looked.discard(row.contract_id)
+        self.write(changed, again)
+
+    def write(self, changed: list[tuple[Row, _Stored | None]], again: set[str]) -> None:
+        """Plan and write a chunk's new and changed contracts."""
         if self.summary.batch_id is None:
             self.summary.batch_id = self.ledger.batch_id = new_batch(
                 self.session, command=self.command, actor=self.actor, source=self.src.name
@@ -685,8 +872,13 @@ class _SeenIds:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        # SQLite: one b-tree (the key) rather than a rowid table and its index.
+        lite = session.connection().dialect.name == "sqlite"
         session.exec(
-            text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.TABLE} (contract_id VARCHAR(64) PRIMARY KEY)")
+            text(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.TABLE} (contract_id VARCHAR(64) PRIMARY KEY)"
+                + (" WITHOUT ROWID" if lite else "")
+            )
         )
         session.exec(text(f"DELETE FROM {self.TABLE}"))
         self._select = text(f"SELECT contract_id FROM {self.TABLE} WHERE contract_id IN :ids").bindparams(
@@ -695,6 +887,8 @@ class _SeenIds:
         self._insert = text(f"INSERT INTO {self.TABLE} (contract_id) VALUES (:id)")
 
     def before(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
         conn = self.session.connection()
         if conn.dialect.name == "sqlite" and _ledger.DRIVER_BULK:
             # The driver's cursor: SQLAlchemy would compile an expanding IN of
@@ -718,6 +912,15 @@ class _SeenIds:
             cur.close()
         else:
             self.session.exec(self._insert, params=[{"id": i} for i in ids])
+
+    def add_new(self, ids: list[str]) -> None:
+        """``add`` on SQLite's driver, ids met before skipped by the table."""
+        if ids:
+            cur = self.session.connection().connection.dbapi_connection.cursor()
+            try:
+                cur.executemany(f"INSERT OR IGNORE INTO {self.TABLE} (contract_id) VALUES (?)", zip(ids))
+            finally:
+                cur.close()
 
 
 def _pg_stage(session: Session):
@@ -777,6 +980,9 @@ class _RawWriter:
         self._day = _processor(CONTRACT.c.start_date, dialect)
         cols = [c.name for c in _SELECT_EXISTING.selected_columns]
         self._select = f"SELECT {', '.join(cols)} FROM contract WHERE contract_id IN "
+        self._select_range = (
+            f"SELECT {', '.join(cols[:8])} FROM contract WHERE contract_id >= ? AND contract_id <= ? LIMIT ?"
+        )
         self._dates: dict[str, date] = {}
         self._texts: dict[date, str] = {}
         self._stamp_for: object = None
@@ -823,6 +1029,21 @@ class _RawWriter:
         with ``stored_signature``, convert with ``convert``."""
         self.cur.execute(self._select + f"({', '.join('?' * len(ids))})", ids)
         return {r[1]: r for r in self.cur.fetchall()}
+
+    def stored_rows(self, ids: list[str]) -> tuple[dict[str, tuple], bool]:
+        """The stored contracts of the ids of records read ahead, by contract
+        id, and whether with all of ``existing``'s columns.  Ids in ascending
+        order (a file re-imported as exported): a range scan of the index for
+        the first eight columns (some stored ids between them too), when the
+        range holds no more than about twice as many contracts.  Else
+        ``existing`` (an IN list), which ``flush`` then needs not repeat."""
+        if len(ids) > 1 and all(a < b for a, b in zip(ids, islice(ids, 1, None), strict=False)):
+            limit = 2 * len(ids) + 1
+            self.cur.execute(self._select_range, (ids[0], ids[-1], limit))
+            rows = self.cur.fetchall()
+            if len(rows) < limit:
+                return {r[1]: r for r in rows}, False
+        return self.existing(ids), True
 
     def stored_signature(self, row: Row) -> tuple:
         """``row.signature()`` as the database stores it (the date as SQLAlchemy
