@@ -120,26 +120,89 @@ COMPARE_FLOOR = (
 )
 
 
-def floor_in_child(*, source: Path, people: Path, target: Path) -> float:
-    """``schema_floor`` in a child process: its rows (a gigabyte at 1M) must not
-    stay in this process, whose every later child would start out as big."""
+def floor_in_child(name: str, *, source: Path, base: Path, target: Path) -> float:
+    """A write floor (``schema_floor`` or ``changes_floor``) in a child process:
+    its rows (a gigabyte at 1M) must not stay in this process, whose every
+    later child would start out as big."""
     code = (
         f"import sys; sys.path.insert(0, {str(HERE)!r})\n"
-        "from pathlib import Path\nfrom run import schema_floor\n"
-        "print(schema_floor(source=Path(sys.argv[1]), people=Path(sys.argv[2]), target=Path(sys.argv[3])))"
+        f"from pathlib import Path\nfrom run import {name}\n"
+        f"print({name}(source=Path(sys.argv[1]), base=Path(sys.argv[2]), target=Path(sys.argv[3])))"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, str(source), str(people), str(target)], capture_output=True, text=True
+        [sys.executable, "-c", code, str(source), str(base), str(target)], capture_output=True, text=True
     )
     if done.returncode:
         sys.exit(f"the write floor failed:\n{done.stderr[-2000:]}")
     return float(done.stdout)
 
 
-def schema_floor(*, source: Path, people: Path, target: Path) -> float:
-    """Seconds SQLite takes to store the first import's rows (see above)."""
+def copy_db(source: Path, target: Path) -> None:
+    """A consistent copy (SQLite's backup API: the WAL's pages too)."""
     fresh(target)
-    shutil.copyfile(people, target)
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def _tool_connection(target: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(target, isolation_level=None)
+    for pragma in ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON", "cell_size_check = ON"):
+        con.execute(f"PRAGMA {pragma}")
+    con.execute("PRAGMA cache_size = -32768")  # as the import sets it
+    return con
+
+
+def _marks(row: tuple) -> str:
+    return ", ".join("?" * len(row))
+
+
+def changes_floor(*, source: Path, base: Path, target: Path) -> float:
+    """Seconds SQLite takes to store what the changes import stored: its new
+    contracts, its changed contracts (every column, by id), its postings and
+    the accounts' balances, written into the database as it was before."""
+    copy_db(base, target)
+    src = sqlite3.connect(source)
+    try:
+        batch = src.execute(
+            "SELECT * FROM batch WHERE command = 'contracts import' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        top = sqlite3.connect(base).execute("SELECT max(id) FROM contract").fetchone()[0]
+        rows = src.execute(
+            "SELECT * FROM contract WHERE last_batch_id = ? ORDER BY id", (batch[0],)
+        ).fetchall()
+        entries = src.execute("SELECT * FROM posting WHERE batch_id = ? ORDER BY id", (batch[0],)).fetchall()
+        balances = src.execute("SELECT balance, id FROM account").fetchall()
+    finally:
+        src.close()
+    new = [r for r in rows if r[0] > top]
+    changed = [(*r[1:], r[0]) for r in rows if r[0] <= top]
+    columns = [c[1] for c in sqlite3.connect(base).execute("PRAGMA table_info(contract)").fetchall()]
+    update = f"UPDATE contract SET {', '.join(f'{c} = ?' for c in columns[1:])} WHERE id = ?"
+    con = _tool_connection(target)
+    try:
+        start = time.perf_counter()
+        con.execute("BEGIN IMMEDIATE")
+        con.execute(f"INSERT INTO batch VALUES ({_marks(batch)})", batch)
+        con.executemany(f"INSERT INTO contract VALUES ({_marks(new[0])})", new)
+        con.executemany(update, changed)
+        con.executemany(f"INSERT INTO posting VALUES ({_marks(entries[0])})", entries)
+        con.executemany(
+            "UPDATE account SET balance = ? WHERE id = ? AND balance <> ?", [(b, i, b) for b, i in balances]
+        )
+        con.execute("COMMIT")
+        return time.perf_counter() - start
+    finally:
+        con.close()
+
+
+def schema_floor(*, source: Path, base: Path, target: Path) -> float:
+    """Seconds SQLite takes to store the first import's rows (see above) into
+    ``base``, the database before that import."""
+    copy_db(base, target)
     src = sqlite3.connect(source)
     try:
         batch = src.execute(
@@ -150,16 +213,8 @@ def schema_floor(*, source: Path, people: Path, target: Path) -> float:
         balances = src.execute("SELECT balance, id FROM account WHERE balance <> 0").fetchall()
     finally:
         src.close()
-    con = sqlite3.connect(target, isolation_level=None)
+    con = _tool_connection(target)
     try:
-        for pragma in (
-            "journal_mode = WAL",
-            "synchronous = FULL",
-            "foreign_keys = ON",
-            "cell_size_check = ON",
-        ):
-            con.execute(f"PRAGMA {pragma}")
-        con.execute("PRAGMA cache_size = -32768")  # as the import sets it
         start = time.perf_counter()
         con.execute("BEGIN IMMEDIATE")
         con.execute(f"INSERT INTO batch VALUES ({', '.join('?' * len(batch))})", batch)
@@ -295,28 +350,34 @@ def bench(args, work: Path) -> None:
     first, again, change, refs, change_refs = [], [], [], [], []
     peak_first = peak_again = peak_change = 0.0
     people = work / "people.db"
+    loaded = work / "loaded.db"
     floor_writes: list[float] = []
+    floor_changes: list[float] = []
     for _ in range(args.repeat):
         load_people()
-        shutil.copyfile(db, people)
+        copy_db(db, people)
         wall, rss = measure([*CLI, "contracts", "import", str(contracts)], env)
         first.append(wall)
         peak_first = max(peak_first, rss)
-        floor_writes.append(floor_in_child(source=db, people=people, target=work / "floor.db"))
+        floor_writes.append(floor_in_child("schema_floor", source=db, base=people, target=work / "floor.db"))
         before = postings(db)
         wall, rss = measure([*CLI, "contracts", "import", str(contracts)], env)
         again.append(wall)
         peak_again = max(peak_again, rss)
         if postings(db) != before:
             sys.exit("re-importing the unchanged file wrote postings")
+        copy_db(db, loaded)
         wall, rss = measure([*CLI, "contracts", "import", str(changes)], env)
         change.append(wall)
         peak_change = max(peak_change, rss)
+        floor_changes.append(
+            floor_in_child("changes_floor", source=db, base=loaded, target=work / "floor.db")
+        )
         refs.append(sqlite_import(contracts, work / "reference.db"))
         change_refs.append(sqlite_changes(contracts, changes, work / "reference.db"))
     fresh(work / "reference.db")
-    fresh(work / "floor.db")
-    people.unlink()
+    for scratch in ("floor.db", "people.db", "loaded.db"):
+        fresh(work / scratch)
     ref, change_ref = statistics.median(refs), statistics.median(change_refs)
     floor_read = [run([sys.executable, "-c", READ_FLOOR, str(contracts)]) for _ in range(args.repeat)]
     floor_compare = [
@@ -371,6 +432,15 @@ def bench(args, work: Path) -> None:
             rows=args.rows,
             ref=ref,
             extra="its contract and posting rows as ready tuples, same pragmas",
+        )
+    )
+    print(
+        line(
+            "SQLite writes of the changes file",
+            floor_changes,
+            rows=n_changes,
+            ref=change_ref,
+            extra="its new and changed contracts and postings as ready tuples",
         )
     )
 
