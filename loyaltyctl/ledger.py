@@ -53,6 +53,10 @@ _BULK_INSERT = (
 )
 
 
+# Keys per IN (...) lookup of ``post_all`` (under SQLite's 999 parameters).
+_LOOKUP_CHUNK = 500
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     idem_key: str
@@ -64,6 +68,13 @@ class Entry:
     contract_pk: int | None = None
     reference: str | None = None
     memo: str | None = None
+
+
+def _conflict(entry: Entry, points: int) -> Refused:
+    return Refused(
+        f"posting {entry.idem_key!r} exists with other values ({points} points, not {entry.points})",
+        hint="give this posting its own reference",
+    )
 
 
 def new_batch(
@@ -128,14 +139,33 @@ class Ledger:
         if found is not None:
             if tuple(found) == (entry.account_id, entry.points, entry.kind):
                 return "exists"
-            raise Refused(
-                f"posting {entry.idem_key!r} exists with other values "
-                f"({found.points} points, not {entry.points})",
-                hint="give this posting its own reference",
-            )
+            raise _conflict(entry, found.points)
         self.post_many([entry])
         self.flush()
         return "posted"
+
+    def post_all(self, entries: list[Entry]) -> int:
+        """``post`` for many entries with distinct keys: their existing keys are
+        looked up in a few queries, the new ones inserted at once (balances wait
+        for ``flush()``).  The first entry in order whose key exists with other
+        values is refused.  Returns how many were posted."""
+        found: dict[str, tuple] = {}
+        keys = [e.idem_key for e in entries]
+        for i in range(0, len(keys), _LOOKUP_CHUNK):
+            query = select(POSTING.c.idem_key, POSTING.c.account_id, POSTING.c.points, POSTING.c.kind)
+            for key, *rest in self.session.exec(
+                query.where(POSTING.c.idem_key.in_(keys[i : i + _LOOKUP_CHUNK]))
+            ).all():
+                found[key] = tuple(rest)
+        new = []
+        for e in entries:
+            old = found.get(e.idem_key)
+            if old is None:
+                new.append(e)
+            elif old != (e.account_id, e.points, e.kind):
+                raise _conflict(e, old[1])
+        self.post_many(new)
+        return len(new)
 
     def post_many(self, entries: list[Entry]) -> None:
         """Insert postings whose keys the caller knows to be new (the unique

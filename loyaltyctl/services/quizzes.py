@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import func, insert, select, update
 from sqlmodel import Session
@@ -21,7 +22,7 @@ from ..errors import InvalidInput, LoyaltyError, NotFound, Refused, UsageProblem
 from ..importers import fields as F
 from ..importers.csv_source import CsvInput
 from ..ledger import Entry, Ledger, new_batch
-from ..models import Partner, Quiz, QuizAward, Seller
+from ..models import Account, Partner, Quiz, QuizAward, Seller
 from .accounts import earning_account
 from .batch import BatchSummary, RejectSink, RowProblems, field_error, parse_row
 from .rules import load_rulebook
@@ -172,6 +173,20 @@ class _Awarder:
         self.ledger: Ledger | None = None
         self.batch_id: int | None = None
 
+    # One result (``quiz award --seller``): a query for each thing it needs.
+    def _seller(self, email: str) -> Seller | None:
+        return self.session.exec(select(Seller).where(Seller.email == email)).scalar()
+
+    def _done(self, seller_id: int):
+        return self.session.exec(
+            select(QuizAward.correct, QuizAward.taken_on).where(
+                QuizAward.quiz_id == self.quiz.id, QuizAward.seller_id == seller_id
+            )
+        ).first()
+
+    def _partner(self, partner_id: int) -> Partner | None:
+        return self.session.get(Partner, partner_id)
+
     def check(self, email: str, correct: int, taken_on: date) -> tuple[Seller, Partner, str]:
         """Validate; returns the seller, partner and ``award`` or ``unchanged``."""
         q = self.quiz
@@ -183,15 +198,11 @@ class _Awarder:
                 f"{correct} correct answers, but quiz {q.code} has {q.questions} questions",
                 InvalidInput,
             )
-        seller = self.session.exec(select(Seller).where(Seller.email == email)).scalar()
+        seller = self._seller(email)
         if seller is None:
             raise _Problem("seller_email", f"no seller with email {email!r}", NotFound)
-        done = self.session.exec(
-            select(QuizAward.correct, QuizAward.taken_on).where(
-                QuizAward.quiz_id == q.id, QuizAward.seller_id == seller.id
-            )
-        ).first()
-        partner = self.session.get(Partner, seller.partner_id)
+        done = self._done(seller.id)
+        partner = self._partner(seller.partner_id)
         assert partner is not None
         if done is not None:
             if done.correct == correct:
@@ -224,8 +235,7 @@ class _Awarder:
                 )
         return seller, partner, "award"
 
-    def write(self, seller: Seller, partner: Partner, correct: int, taken_on: date) -> int:
-        points = correct * self.quiz.points_per_correct
+    def _start(self) -> Ledger:
         if self.batch_id is None:
             self.batch_id = new_batch(
                 self.session, command=self.command, actor=self.actor, source=self.source
@@ -234,6 +244,23 @@ class _Awarder:
                 self.session, actor=self.actor, batch_id=self.batch_id, booking_date=self.today
             )
         assert self.ledger is not None
+        return self.ledger
+
+    def _entry(self, seller_id: int, account_id: int, points: int, correct: int, taken_on: date) -> Entry:
+        return Entry(
+            idem_key=f"quiz:{self.quiz.code}:{seller_id}",
+            account_id=account_id,
+            points=points,
+            kind="quiz",
+            value_date=taken_on,
+            seller_id=seller_id,
+            reference=self.quiz.code,
+            memo=f"quiz {self.quiz.code}: {correct} of {self.quiz.questions} correct",
+        )
+
+    def write(self, seller: Seller, partner: Partner, correct: int, taken_on: date) -> int:
+        points = correct * self.quiz.points_per_correct
+        ledger = self._start()
         self.session.exec(
             insert(QUIZ_AWARD).values(
                 quiz_id=self.quiz.id,
@@ -247,19 +274,103 @@ class _Awarder:
         )
         if points:
             account = earning_account(self.session, partner, seller)
-            self.ledger.post(
-                Entry(
-                    idem_key=f"quiz:{self.quiz.code}:{seller.id}",
-                    account_id=account.id,
-                    points=points,
-                    kind="quiz",
-                    value_date=taken_on,
-                    seller_id=seller.id,
-                    reference=self.quiz.code,
-                    memo=f"quiz {self.quiz.code}: {correct} of {self.quiz.questions} correct",
-                )
-            )
+            assert seller.id is not None and account.id is not None
+            ledger.post(self._entry(seller.id, account.id, points, correct, taken_on))
         return points
+
+    def flush(self) -> None:
+        if self.ledger is not None:
+            self.ledger.flush()
+
+
+class _Done(NamedTuple):
+    correct: int
+    taken_on: date
+
+
+class _FileAwarder(_Awarder):
+    """A file of results: what the run needs is loaded once (sellers by email,
+    partners, this quiz's awards, the accounts), each row is checked in memory,
+    and the new awards and their postings are written in a few statements at
+    ``flush()``.  A result written earlier in the file counts as awarded for
+    the rows after it, as if it had been written at once."""
+
+    def __init__(self, session: Session, quiz: Quiz, actor: str, command: str, source: str | None) -> None:
+        super().__init__(session, quiz, actor, command, source)
+        columns = (Seller.id, Seller.email, Seller.partner_id, Seller.active, Seller.enrolled_on)
+        self.sellers = {r.email: r for r in session.exec(select(*columns)).all()}
+        self.partners = {p.id: p for p in session.exec(select(Partner)).scalars()}
+        self.awarded: dict[int, _Done] = {
+            sid: _Done(correct, taken)
+            for sid, correct, taken in session.exec(
+                select(QuizAward.seller_id, QuizAward.correct, QuizAward.taken_on).where(
+                    QuizAward.quiz_id == quiz.id
+                )
+            ).all()
+        }
+        self.seller_accounts: dict[int, int] = {}
+        self.partner_accounts: dict[int, int] = {}
+        for acc_id, seller_id, partner_id in session.exec(
+            select(Account.id, Account.seller_id, Account.partner_id)
+        ).all():
+            if seller_id is not None:
+                self.seller_accounts[seller_id] = acc_id
+            else:
+                self.partner_accounts[partner_id] = acc_id
+        self.awards: list[dict] = []
+        self.entries: list[Entry] = []
+
+    def _seller(self, email: str):  # a row of the seller's columns, not a Seller
+        return self.sellers.get(email)
+
+    def _done(self, seller_id: int) -> _Done | None:
+        return self.awarded.get(seller_id)
+
+    def _partner(self, partner_id: int) -> Partner | None:
+        return self.partners.get(partner_id)
+
+    def _account(self, partner: Partner, seller_id: int) -> int:
+        pooled = partner.mode == "pooled"
+        found = self.partner_accounts.get(partner.id) if pooled else self.seller_accounts.get(seller_id)
+        if found is None:  # not opened yet: open it as `quiz award --seller` would
+            seller = self.session.get(Seller, seller_id)
+            assert seller is not None and partner.id is not None
+            acc = earning_account(self.session, partner, seller)
+            assert acc.id is not None
+            found = acc.id
+            if pooled:
+                self.partner_accounts[partner.id] = found
+            else:
+                self.seller_accounts[seller_id] = found
+        return found
+
+    def write(self, seller, partner: Partner, correct: int, taken_on: date) -> int:
+        points = correct * self.quiz.points_per_correct
+        self._start()
+        self.awards.append(
+            {
+                "quiz_id": self.quiz.id,
+                "seller_id": seller.id,
+                "correct": correct,
+                "taken_on": taken_on,
+                "points": points,
+                "batch_id": self.batch_id,
+                "created_at": now(),
+            }
+        )
+        self.awarded[seller.id] = _Done(correct, taken_on)
+        if points:
+            account_id = self._account(partner, seller.id)
+            self.entries.append(self._entry(seller.id, account_id, points, correct, taken_on))
+        return points
+
+    def flush(self) -> None:
+        if self.awards:
+            self.session.exec(insert(QUIZ_AWARD), params=self.awards)
+        if self.ledger is not None:
+            self.ledger.post_all(self.entries)
+            self.ledger.flush()
+        self.awards, self.entries = [], []
 
 
 def award_one(
@@ -301,7 +412,7 @@ def import_awards(
     """Award a file of results (seller_email,correct[,taken_on]) with the batch
     semantics of every import: all-or-nothing unless ``skip_invalid``."""
     quiz = find_quiz(session, code)
-    run = _Awarder(session, quiz, actor, "quiz award", src.name)
+    run = _FileAwarder(session, quiz, actor, "quiz award", src.name)
     summary = BatchSummary("quiz award", src.name, counts={"awarded": 0, "unchanged": 0}, posts_points=True)
     parsers = {"seller_email": F.parse_email, "correct": _count, "taken_on": F.parse_date}
     posted = 0
@@ -326,6 +437,5 @@ def import_awards(
     summary.start(src)
     summary.points_posted = posted
     summary.batch_id = run.batch_id
-    if run.ledger is not None:
-        run.ledger.flush()
+    run.flush()
     return summary.finish(skip_invalid=skip_invalid)

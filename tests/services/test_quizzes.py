@@ -169,3 +169,51 @@ def test_a_seller_twice_in_one_file_is_awarded_by_the_first_row(prog):
     s = award_quiz(prog, "Q1", rows, skip_invalid=True)
     assert (s.counts, s.rejected, s.points_posted) == ({"awarded": 1, "unchanged": 1}, 1, 200)  # 4 x 50
     assert posting_keys(prog, "quiz:") == {"quiz:Q1:3": (200, "2026-11-01")}
+
+
+def _post_quiz_key(db, email: str, points: int) -> None:
+    """A posting under a quiz award's key with no award behind it."""
+    from loyaltyctl.ledger import Entry, Ledger
+    from loyaltyctl.services.accounts import find_seller, seller_account
+
+    with db.session(write=True) as s:
+        seller = find_seller(s, email)
+        acc = seller_account(s, seller)
+        ledger = Ledger(s, actor="t")
+        key = f"quiz:Q1:{seller.id}"
+        ledger.post(
+            Entry(idem_key=key, account_id=acc.id, points=points, kind="quiz", value_date=date(2026, 11, 1))
+        )
+
+
+def test_a_file_meets_postings_under_its_keys_the_same_as_ledger_post(prog):
+    # A key that exists with the same values is not posted again; one with other
+    # values refuses the whole file (the file's keys are looked up at once).
+    _post_quiz_key(prog, "bo@bolt.se", 350)  # 7 x 50
+    s = award_quiz(prog, "Q1", H + "bo@bolt.se,7,2026-11-02\nbritt@bolt.se,2,2026-11-02\n")
+    assert s.counts == {"awarded": 2, "unchanged": 0}
+    assert balance(prog, "bo@bolt.se") == 350 and balance(prog, "britt@bolt.se") == 100
+    assert sorted(posting_keys(prog, "quiz:Q1:").values()) == [(100, "2026-11-02"), (350, "2026-11-01")]
+    create_quiz(prog, "Q2", questions=10, points=50)
+    with prog.session(write=True) as s:  # a key of Q2 for arne (ACME's pool), 1 point
+        from loyaltyctl.ledger import Entry, Ledger
+        from loyaltyctl.services.accounts import find_partner, find_seller, partner_account
+
+        arne, acme = find_seller(s, "arne@acme.se"), find_partner(s, "ACME")
+        pool = partner_account(s, acme)
+        Ledger(s, actor="t").post(
+            Entry(
+                idem_key=f"quiz:Q2:{arne.id}",
+                account_id=pool.id,
+                points=1,
+                kind="quiz",
+                value_date=date(2026, 11, 1),
+            )
+        )
+    with pytest.raises(
+        Refused, match=r"posting 'quiz:Q2:\d+' exists with other values \(1 points, not 150\)"
+    ):
+        award_quiz(prog, "Q2", H + "anna@acme.se,1,2026-11-02\narne@acme.se,3,2026-11-02\n")
+    assert balance(prog, "ACME") == 1  # nothing of the file written
+    with prog.session() as s:
+        assert quizzes.show(session=s, code="Q2")["awarded"] == 0
