@@ -106,10 +106,10 @@ def sqlite_changes(contracts: Path, changes: Path, db: Path) -> float:
 
 
 # The floors.  Each runs in a child process like the CLI (start-up included),
-# except the write floor, which times only the transaction: its rows are read
-# from the imported database first, so the figure is SQLite's own cost of
-# storing what the first import stores, with the tool's pragmas, constraints,
-# foreign keys, indexes and synchronous commit.
+# except the write floors, which time only the transaction: their rows are
+# read from the imported database first, so the figure is SQLite's own cost of
+# storing what an import stored (the first import, the changes file), with the
+# tool's pragmas, constraints, foreign keys, indexes and synchronous commit.
 READ_FLOOR = "import csv, sys\nfor _ in csv.reader(open(sys.argv[1], newline='')): pass"
 COMPARE_FLOOR = (
     "import csv, sqlite3, sys\n"
@@ -120,14 +120,14 @@ COMPARE_FLOOR = (
 )
 
 
-def floor_in_child(name: str, *, source: Path, base: Path, target: Path) -> float:
-    """A write floor (``schema_floor`` or ``changes_floor``) in a child process:
+def floor_in_child(*, source: Path, base: Path, target: Path) -> float:
+    """``write_floor`` in a child process:
     its rows (a gigabyte at 1M) must not stay in this process, whose every
     later child would start out as big."""
     code = (
         f"import sys; sys.path.insert(0, {str(HERE)!r})\n"
-        f"from pathlib import Path\nfrom run import {name}\n"
-        f"print({name}(source=Path(sys.argv[1]), base=Path(sys.argv[2]), target=Path(sys.argv[3])))"
+        "from pathlib import Path\nfrom run import write_floor\n"
+        "print(write_floor(source=Path(sys.argv[1]), base=Path(sys.argv[2]), target=Path(sys.argv[3])))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(source), str(base), str(target)], capture_output=True, text=True
@@ -148,79 +148,49 @@ def copy_db(source: Path, target: Path) -> None:
         dst.close()
 
 
-def _tool_connection(target: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(target, isolation_level=None)
-    for pragma in ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON", "cell_size_check = ON"):
-        con.execute(f"PRAGMA {pragma}")
-    con.execute("PRAGMA cache_size = -32768")  # as the import sets it
-    return con
-
-
-def _marks(row: tuple) -> str:
-    return ", ".join("?" * len(row))
-
-
-def changes_floor(*, source: Path, base: Path, target: Path) -> float:
-    """Seconds SQLite takes to store what the changes import stored: its new
-    contracts, its changed contracts (every column, by id), its postings and
-    the accounts' balances, written into the database as it was before."""
+def write_floor(*, source: Path, base: Path, target: Path) -> float:
+    """Seconds SQLite takes to store what the latest contracts import stored
+    in ``source``: its new contracts, its changed ones (every column, by id),
+    its postings and the accounts' balances, as ready tuples, written into a
+    copy of ``base``, the database as it was before that import.  After a
+    first import every contract is new."""
     copy_db(base, target)
+    before = sqlite3.connect(base)
     src = sqlite3.connect(source)
     try:
+        top = before.execute("SELECT coalesce(max(id), 0) FROM contract").fetchone()[0]
+        columns = [c[1] for c in before.execute("PRAGMA table_info(contract)").fetchall()]
         batch = src.execute(
             "SELECT * FROM batch WHERE command = 'contracts import' ORDER BY id DESC LIMIT 1"
         ).fetchone()
-        top = sqlite3.connect(base).execute("SELECT max(id) FROM contract").fetchone()[0]
         rows = src.execute(
             "SELECT * FROM contract WHERE last_batch_id = ? ORDER BY id", (batch[0],)
         ).fetchall()
         entries = src.execute("SELECT * FROM posting WHERE batch_id = ? ORDER BY id", (batch[0],)).fetchall()
-        balances = src.execute("SELECT balance, id FROM account").fetchall()
+        balances = src.execute("SELECT balance, id, balance FROM account").fetchall()
     finally:
         src.close()
+        before.close()
     new = [r for r in rows if r[0] > top]
     changed = [(*r[1:], r[0]) for r in rows if r[0] <= top]
-    columns = [c[1] for c in sqlite3.connect(base).execute("PRAGMA table_info(contract)").fetchall()]
     update = f"UPDATE contract SET {', '.join(f'{c} = ?' for c in columns[1:])} WHERE id = ?"
-    con = _tool_connection(target)
+    con = sqlite3.connect(target, isolation_level=None)
     try:
-        start = time.perf_counter()
-        con.execute("BEGIN IMMEDIATE")
-        con.execute(f"INSERT INTO batch VALUES ({_marks(batch)})", batch)
-        con.executemany(f"INSERT INTO contract VALUES ({_marks(new[0])})", new)
-        con.executemany(update, changed)
-        con.executemany(f"INSERT INTO posting VALUES ({_marks(entries[0])})", entries)
-        con.executemany(
-            "UPDATE account SET balance = ? WHERE id = ? AND balance <> ?", [(b, i, b) for b, i in balances]
-        )
-        con.execute("COMMIT")
-        return time.perf_counter() - start
-    finally:
-        con.close()
-
-
-def schema_floor(*, source: Path, base: Path, target: Path) -> float:
-    """Seconds SQLite takes to store the first import's rows (see above) into
-    ``base``, the database before that import."""
-    copy_db(base, target)
-    src = sqlite3.connect(source)
-    try:
-        batch = src.execute(
-            "SELECT * FROM batch WHERE command = 'contracts import' ORDER BY id LIMIT 1"
-        ).fetchone()
-        contracts = src.execute("SELECT * FROM contract ORDER BY id").fetchall()
-        entries = src.execute("SELECT * FROM posting WHERE batch_id = ? ORDER BY id", (batch[0],)).fetchall()
-        balances = src.execute("SELECT balance, id FROM account WHERE balance <> 0").fetchall()
-    finally:
-        src.close()
-    con = _tool_connection(target)
-    try:
+        for pragma in (
+            "journal_mode = WAL",
+            "synchronous = FULL",
+            "foreign_keys = ON",
+            "cell_size_check = ON",
+        ):
+            con.execute(f"PRAGMA {pragma}")
+        con.execute("PRAGMA cache_size = -32768")  # as the import sets it
         start = time.perf_counter()
         con.execute("BEGIN IMMEDIATE")
         con.execute(f"INSERT INTO batch VALUES ({', '.join('?' * len(batch))})", batch)
-        con.executemany(f"INSERT INTO contract VALUES ({', '.join('?' * len(contracts[0]))})", contracts)
+        con.executemany(f"INSERT INTO contract VALUES ({', '.join('?' * len(columns))})", new)
+        con.executemany(update, changed)
         con.executemany(f"INSERT INTO posting VALUES ({', '.join('?' * len(entries[0]))})", entries)
-        con.executemany("UPDATE account SET balance = ? WHERE id = ?", balances)
+        con.executemany("UPDATE account SET balance = ? WHERE id = ? AND balance <> ?", balances)
         con.execute("COMMIT")
         return time.perf_counter() - start
     finally:
@@ -359,7 +329,7 @@ def bench(args, work: Path) -> None:
         wall, rss = measure([*CLI, "contracts", "import", str(contracts)], env)
         first.append(wall)
         peak_first = max(peak_first, rss)
-        floor_writes.append(floor_in_child("schema_floor", source=db, base=people, target=work / "floor.db"))
+        floor_writes.append(floor_in_child(source=db, base=people, target=work / "floor.db"))
         before = postings(db)
         wall, rss = measure([*CLI, "contracts", "import", str(contracts)], env)
         again.append(wall)
@@ -370,9 +340,7 @@ def bench(args, work: Path) -> None:
         wall, rss = measure([*CLI, "contracts", "import", str(changes)], env)
         change.append(wall)
         peak_change = max(peak_change, rss)
-        floor_changes.append(
-            floor_in_child("changes_floor", source=db, base=loaded, target=work / "floor.db")
-        )
+        floor_changes.append(floor_in_child(source=db, base=loaded, target=work / "floor.db"))
         refs.append(sqlite_import(contracts, work / "reference.db"))
         change_refs.append(sqlite_changes(contracts, changes, work / "reference.db"))
     fresh(work / "reference.db")
