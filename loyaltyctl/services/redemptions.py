@@ -9,20 +9,27 @@ the same way twice changes nothing; the other way is refused.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from ..clock import now, today
 from ..errors import NotFound, Refused, UsageProblem
 from ..importers import fields as F
-from ..importers.csv_source import CsvInput
+from ..importers.csv_source import CsvInput, Record
 from ..ledger import Entry, Ledger, new_batch
 from ..models import Account, CatalogItem, Partner, Redemption, Seller
 from .accounts import holder_account, resolve
 from .batch import BatchSummary, RejectSink, RowProblems, Upserts, field_error, parse_row
 from .catalog import find_item, parse_sku
+
+REDEMPTION = Redemption.__table__
+ACCOUNT = Account.__table__
+CATALOG_ITEM = CatalogItem.__table__
 
 STATUSES = ("pending", "approved", "rejected")
 REQUIRED = ("request_id", "account", "sku", "quantity")
@@ -98,6 +105,42 @@ class Problem(Exception):
         self.column, self.reason, self.exit_code = column, reason, exit_code
 
 
+# The checks a request meets, shared by ``redemptions request`` (one request,
+# a query each) and ``redemptions import`` (values loaded once, see _FileRequests).
+def _conflict(rid: str, quantity: int, sku: str) -> Problem:
+    return Problem("request_id", f"request {rid} exists for {quantity} x {sku} on another account or item")
+
+
+def _no_item(session: Session, sku: str) -> Problem:
+    try:
+        find_item(session, sku)  # raises the explaining NotFound
+    except NotFound as exc:
+        return Problem("sku", exc.message, exc.exit_code)
+    raise AssertionError(f"catalog item {sku} exists")  # pragma: no cover - the caller did not find it
+
+
+def _check_active(item) -> None:
+    if not item.active:
+        raise Problem("sku", f"{item.sku} is not available (inactive)")
+
+
+def _check_enough(ref: str, item, quantity: int, balance: int, held: int, reserved: int) -> int:
+    """Points and stock for ``quantity`` of an active ``item``; returns the cost."""
+    cost = item.points * quantity
+    if cost > balance - held:
+        raise Problem(
+            "quantity",
+            f"{ref} has {balance - held} points available (balance {balance}, held {held}); "
+            f"{quantity} x {item.sku} costs {cost}",
+        )
+    if item.stock is not None and reserved + quantity > item.stock:
+        raise Problem(
+            "quantity",
+            f"{item.sku} has {item.stock - reserved} in stock not reserved; {quantity} requested",
+        )
+    return cost
+
+
 def _reserve(
     session: Session,
     *,
@@ -120,31 +163,13 @@ def _reserve(
         if found is not None:
             if (found.account_id, found.sku, found.quantity) == (acc.id, sku, quantity):
                 return "unchanged", found
-            raise Problem(
-                "request_id",
-                f"request {rid} exists for {found.quantity} x {found.sku} on another account or item",
-            )
+            raise _conflict(rid, found.quantity, found.sku)
     item = session.exec(lock_item(sku)).scalar_one_or_none()
     if item is None:
-        try:
-            find_item(session, sku)  # raises the explaining NotFound
-        except NotFound as exc:
-            raise Problem("sku", exc.message, exc.exit_code) from None
-    if not item.active:
-        raise Problem("sku", f"{item.sku} is not available (inactive)")
-    cost = item.points * quantity
+        raise _no_item(session, sku)
+    _check_active(item)
     balance, held = _available(session, acc.id)
-    if cost > balance - held:
-        raise Problem(
-            "quantity",
-            f"{holder.ref} has {balance - held} points available (balance {balance}, held {held}); "
-            f"{quantity} x {item.sku} costs {cost}",
-        )
-    if item.stock is not None and item.reserved + quantity > item.stock:
-        raise Problem(
-            "quantity",
-            f"{item.sku} has {item.stock - item.reserved} in stock not reserved; {quantity} requested",
-        )
+    cost = _check_enough(holder.ref, item, quantity, balance, held, item.reserved)
     red = Redemption(
         id=rid or _next_id(session),
         account_id=acc.id,
@@ -193,13 +218,195 @@ def request(
     return {**_one(session, red.id), "result": "requested" if outcome == "new" else "unchanged"}
 
 
+class _Stock:
+    """A catalog item as the checks of a file see it: ``reserved`` counts the
+    rows of the file taken so far."""
+
+    __slots__ = ("id", "sku", "points", "stock", "reserved", "active")
+
+    def __init__(self, id: int, sku: str, points: int, stock: int | None, reserved: int, active: bool):
+        self.id, self.sku, self.points, self.stock = id, sku, int(points), stock
+        self.reserved, self.active = int(reserved), active
+
+
+class _Row(NamedTuple):
+    rid: str
+    ref: str  # the holder as a message names it
+    account_id: int
+    sku: str
+    quantity: int
+    at: datetime | None
+
+
+# Keys per IN (...) lookup (under SQLite's 999 parameters).
+_CHUNK = 500
+
+
+def _chunks(keys: list) -> Iterator[list]:
+    for i in range(0, len(keys), _CHUNK):
+        yield keys[i : i + _CHUNK]
+
+
+class _FileRequests:
+    """A file of requests, with the checks of ``_reserve`` in file order: what
+    the run needs is loaded once (sellers, partners, accounts, the file's
+    existing requests, the items and accounts it spends, locked as ``_reserve``
+    locks them), each row is checked against running values (a request taken
+    earlier in the file holds its points and stock for the rows after it), and
+    the new requests and their holds are written in a few statements at
+    ``flush()``."""
+
+    def __init__(self, session: Session, actor: str) -> None:
+        self.session = session
+        self.actor = actor
+        self.sellers = {r.email: r for r in session.exec(select(Seller.id, Seller.email, Seller.partner_id))}
+        self.partners = {r.id: r for r in session.exec(select(Partner.id, Partner.code, Partner.mode)).all()}
+        self.codes = {r.code: r for r in self.partners.values()}
+        self.seller_accounts: dict[int, int] = {}
+        self.partner_accounts: dict[int, int] = {}
+        for acc_id, seller_id, partner_id in session.exec(
+            select(Account.id, Account.seller_id, Account.partner_id)
+        ).all():
+            if seller_id is not None:
+                self.seller_accounts[seller_id] = acc_id
+            elif partner_id is not None:
+                self.partner_accounts[partner_id] = acc_id
+        self.existing: dict[str, tuple[int, str, int]] = {}
+        self.items: dict[str, _Stock] = {}
+        self.available: dict[int, list[int]] = {}  # account id -> [balance, held]
+        self.new: list[dict] = []
+
+    def holder(self, ref: str) -> tuple[str, int]:
+        """``resolve`` + ``holder_account`` from the loaded dicts: the holder's
+        name and account id.  Anything but a plain hit (an unknown name, a
+        refusal, an account not opened yet) asks them, for their message or
+        their new account."""
+        if "@" in ref:
+            seller = self.sellers.get(ref.strip().lower())
+            if seller is not None and self.partners[seller.partner_id].mode != "pooled":
+                found = self.seller_accounts.get(seller.id)
+                if found is not None:
+                    return seller.email, found
+        else:
+            partner = self.codes.get(ref.strip().upper())
+            if partner is not None and partner.mode == "pooled":
+                found = self.partner_accounts.get(partner.id)
+                if found is not None:
+                    return partner.code, found
+        try:
+            holder = resolve(self.session, ref)
+            acc = holder_account(self.session, holder)
+        except (NotFound, Refused) as exc:
+            raise Problem("account", exc.message, exc.exit_code) from None
+        assert acc.id is not None
+        if holder.seller is not None:
+            self.seller_accounts[holder.seller.id] = acc.id  # type: ignore[index]
+        else:
+            self.partner_accounts[holder.partner.id] = acc.id  # type: ignore[index]
+        return holder.ref, acc.id
+
+    def load(self, rows: list[_Row]) -> None:
+        """The file's existing requests; then, locked, the items and accounts
+        that ``_reserve`` would lock: the items of the rows whose request is
+        not stored yet, and the accounts of those whose item is active."""
+        session = self.session
+        for chunk in _chunks(sorted({r.rid for r in rows})):
+            for rid, account_id, sku, quantity in session.exec(
+                select(Redemption.id, Redemption.account_id, Redemption.sku, Redemption.quantity).where(
+                    Redemption.id.in_(chunk)
+                )
+            ).all():
+                self.existing[rid] = (account_id, sku, quantity)
+        asks = [r for r in rows if r.rid not in self.existing]
+        for chunk in _chunks(sorted({r.sku for r in asks})):
+            query = select(
+                CatalogItem.id,
+                CatalogItem.sku,
+                CatalogItem.points,
+                CatalogItem.stock,
+                CatalogItem.reserved,
+                CatalogItem.active,
+            ).where(CatalogItem.sku.in_(chunk))
+            for row in session.exec(query.order_by(CatalogItem.id).with_for_update()).all():
+                self.items[row.sku] = _Stock(*row)
+        spend = sorted(
+            {r.account_id for r in asks if (item := self.items.get(r.sku)) is not None and item.active}
+        )
+        for chunk in _chunks(spend):
+            query = select(Account.id, Account.balance, Account.held).where(Account.id.in_(chunk))
+            for acc_id, balance, held in session.exec(query.order_by(Account.id).with_for_update()).all():
+                self.available[acc_id] = [int(balance), int(held)]
+
+    def take(self, row: _Row) -> str:
+        """Check one request against the running values; ``new`` (held for the
+        rows after it) or ``unchanged``.  Raises ``Problem``."""
+        found = self.existing.get(row.rid)
+        if found is not None:
+            if found == (row.account_id, row.sku, row.quantity):
+                return "unchanged"
+            raise _conflict(row.rid, found[2], found[1])
+        item = self.items.get(row.sku)
+        if item is None:
+            raise _no_item(self.session, row.sku)
+        _check_active(item)
+        money = self.available[row.account_id]
+        cost = _check_enough(row.ref, item, row.quantity, money[0], money[1], item.reserved)
+        money[1] += cost
+        item.reserved += row.quantity
+        self.existing[row.rid] = (row.account_id, item.sku, row.quantity)
+        self.new.append(
+            {
+                "id": row.rid,
+                "account_id": row.account_id,
+                "sku": item.sku,
+                "quantity": row.quantity,
+                "unit_points": item.points,
+                "points": cost,
+                "status": "pending",
+                "requested_at": row.at or now(),
+                "decided_at": None,
+                "reason": None,
+                "actor": self.actor,
+            }
+        )
+        return "new"
+
+    def flush(self) -> None:
+        if not self.new:
+            return
+        session = self.session
+        session.exec(insert(REDEMPTION), params=self.new)
+        held: dict[int, int] = defaultdict(int)
+        reserved: dict[str, int] = defaultdict(int)
+        for red in self.new:
+            held[red["account_id"]] += red["points"]
+            reserved[red["sku"]] += red["quantity"]
+        session.exec(
+            update(ACCOUNT)
+            .where(ACCOUNT.c.id == bindparam("_id"))
+            .values(held=ACCOUNT.c.held + bindparam("_d")),
+            params=[{"_id": acc, "_d": d} for acc, d in sorted(held.items())],
+        )
+        session.exec(
+            update(CATALOG_ITEM)
+            .where(CATALOG_ITEM.c.id == bindparam("_id"))
+            .values(reserved=CATALOG_ITEM.c.reserved + bindparam("_d")),
+            params=[{"_id": self.items[sku].id, "_d": d} for sku, d in sorted(reserved.items())],
+        )
+        self.new = []
+
+
 def import_requests(
     *, session: Session, src: CsvInput, skip_invalid: bool, actor: str, on_reject: RejectSink | None = None
 ) -> BatchSummary:
     run = Upserts("redemptions import", src, on_reject)
     run.summary.counts = {"new": 0, "unchanged": 0}
+    reqs = _FileRequests(session, actor)
+    # First pass, in file order: each row parsed and its holder found (the
+    # checks that need no stored request, item or balance), or its problems.
+    rows: list[tuple[Record, _Row | RowProblems]] = []
     for record in src.records(REQUIRED, OPTIONAL):
-        with run.row(record):
+        try:
             v = parse_row(src, record, PARSERS, DEFAULTS)
             run.once(record, "request_id", v["request_id"], (v["account"], v["sku"], v["quantity"]))
             when = v["requested_at"]
@@ -207,18 +414,24 @@ def import_requests(
                 raise RowProblems([field_error(src, record, "requested_at", f"{when} is in the future")])
             at = datetime(when.year, when.month, when.day, tzinfo=UTC) if when is not None else None
             try:
-                outcome, _ = _reserve(
-                    session,
-                    ref=v["account"],
-                    sku=v["sku"],
-                    quantity=v["quantity"],
-                    rid=v["request_id"],
-                    requested_at=at,
-                    actor=actor,
-                )
+                ref, account_id = reqs.holder(v["account"])
+            except Problem as p:
+                raise RowProblems([field_error(src, record, p.column, p.reason)]) from None
+            rows.append((record, _Row(v["request_id"], ref, account_id, v["sku"], v["quantity"], at)))
+        except RowProblems as problems:
+            rows.append((record, problems))
+    reqs.load([row for _, row in rows if isinstance(row, _Row)])
+    # Second pass, in file order: the checks against running values.
+    for record, row in rows:
+        with run.row(record):
+            if isinstance(row, RowProblems):
+                raise row
+            try:
+                outcome = reqs.take(row)
             except Problem as p:
                 raise RowProblems([field_error(src, record, p.column, p.reason)]) from None
             run.count(outcome)
+    reqs.flush()
     return run.finish(skip_invalid=skip_invalid)
 
 
