@@ -106,6 +106,17 @@ def test_the_availability_check_runs_under_the_write_lock(prog, cli):
     assert_under_write_lock(sql, "SELECT ACCOUNT.BALANCE, ACCOUNT.HELD", "INSERT INTO REDEMPTION")
 
 
+def test_an_import_locks_the_items_and_accounts_it_spends(prog, cli, backend, tmp_path):
+    path = tmp_path / "requests.csv"
+    path.write_text("request_id,account,sku,quantity\nw1,ACME,MUG,1\nw2,ACME,MUG,1\n")
+    sql = traced(cli, "redemptions", "import", str(path))
+    assert_under_write_lock(sql, "SELECT SELLER.", "UPDATE CATALOG_ITEM")
+    checks = [s for s in sql if s.startswith(("SELECT CATALOG_ITEM.", "SELECT ACCOUNT.ID, ACCOUNT.BALANCE"))]
+    assert len(checks) == 2  # the item, then the account: each read once, for the whole file
+    if backend == "postgresql":
+        assert all(s.endswith("FOR UPDATE") for s in checks)
+
+
 def test_a_decision_reads_the_request_under_the_write_lock(prog, cli):
     cli("redemptions", "request", "ACME", "MUG", "--id", "A1", ok=True)
     sql = traced(cli, "redemptions", "approve", "A1")

@@ -124,6 +124,35 @@ def test_import_is_idempotent_by_request_id(prog, cli):
     assert len(as_json(cli("redemptions", "list", "--format", "json"))) == 2
 
 
+def test_earlier_rows_of_a_file_use_up_points_and_stock_for_later_ones(prog, cli):
+    text = (
+        "request_id,account,sku,quantity\n"
+        "t-1,ACME,TRIP,1\n"  # 3 000 of ACME's 3 700: 700 left
+        "t-2,ACME,MUG,2\n"  # 1 000 > 700: refused
+        "t-3,bo@bolt.se,MUG,2\n"  # 1 000 of bo's 2 600; 2 of 3 mugs: 1 left
+        "t-4,bo@bolt.se,MUG,2\n"  # 1 000 <= 1 600, but 2 mugs > 1: refused
+        "t-5,ACME,MUG,1\n"  # 500 <= 700, the last mug
+        "t-1,ACME,TRIP,1\n"  # the same request again: unchanged
+    )
+    want = [
+        "<stdin>:3:4: quantity: ACME has 700 points available (balance 3700, held 3000); 2 x MUG costs 1000",
+        "<stdin>:5:4: quantity: MUG has 1 in stock not reserved; 2 requested",
+    ]
+    bad = cli("redemptions", "import", "-", input=text)
+    assert bad.exit_code == 1 and all(line in bad.stderr for line in want)
+    assert balance(cli, "ACME")["held"] == 0 and item(cli, "MUG")["reserved"] == 0  # all or nothing
+    done = cli("redemptions", "import", "-", "--skip-invalid", "--format", "json", input=text)
+    assert done.exit_code == 1
+    summary = json.loads(done.stdout)
+    assert (summary["new"], summary["unchanged"], summary["rejected"]) == (3, 1, 2)
+    assert [
+        f"{e['file']}:{e['line']}:{e['column']}: {e['field']}: {e['reason']}" for e in summary["errors"]
+    ] == want
+    # ACME holds 3 000 + 500, bo 1 000; all 3 mugs reserved.
+    assert balance(cli, "ACME")["held"] == 3500 and balance(cli, "bo@bolt.se")["held"] == 1000
+    assert item(cli, "MUG")["reserved"] == 3
+
+
 def test_a_price_change_does_not_alter_a_pending_request(prog, cli):
     rid = cli("redemptions", "request", "ACME", "MUG", ok=True).stdout.strip()
     cli("catalog", "import", "-", input="sku,name,points\nMUG,Mug,900\n", ok=True)
