@@ -28,6 +28,40 @@ class Holder:
     seller: Seller | None
 
 
+@dataclass
+class AccountIds:
+    """Every account's id, by holder: ``own`` by seller id, ``pool`` by partner
+    id.  One query, for commands that look up many holders (imports)."""
+
+    own: dict[int, int]
+    pool: dict[int, int]
+
+    @classmethod
+    def load(cls, session: Session) -> AccountIds:
+        own: dict[int, int] = {}
+        pool: dict[int, int] = {}
+        for aid, sid, pid in session.exec(select(Account.id, Account.seller_id, Account.partner_id)):
+            if sid is not None:
+                own[sid] = aid
+            else:
+                pool[pid] = aid
+        return cls(own, pool)
+
+    def earning(self, pooled: bool, partner_id: int, seller_id: int) -> int | None:
+        """The account a seller's new points go to, if it is open."""
+        return self.pool.get(partner_id) if pooled else self.own.get(seller_id)
+
+    def opened(self, account: Account) -> int:
+        """Note an account opened since ``load``; returns its id."""
+        assert account.id is not None
+        if account.seller_id is not None:
+            self.own[account.seller_id] = account.id
+        else:
+            assert account.partner_id is not None
+            self.pool[account.partner_id] = account.id
+        return account.id
+
+
 def find_partner(session: Session, code: str) -> Partner:
     partner = session.exec(select(Partner).where(Partner.code == code.strip().upper())).scalar()
     if partner is None:

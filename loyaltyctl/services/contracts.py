@@ -38,6 +38,7 @@ from ..importers import fields as F
 from ..importers.csv_source import CsvInput, Record, check_width
 from ..ledger import Entry, Ledger, _processor, new_batch
 from ..models import Account, Batch, Contract, Partner, Seller
+from .accounts import AccountIds
 from .batch import BatchSummary, RejectSink
 from .earning import Earning
 
@@ -116,42 +117,25 @@ class Lookups:
             )
         }
         self.seller_email = {sid: email for email, (sid, _, _) in self.sellers.items()}
-        self.pool: dict[int, int] = {}
-        self.own: dict[int, int] = {}
-        for aid, sid, pid in session.exec(select(Account.id, Account.seller_id, Account.partner_id)):
-            if sid is not None:
-                self.own[sid] = aid
-            else:
-                self.pool[pid] = aid
+        self.accounts = AccountIds.load(session)
 
     def routed(self, partner_id: int, seller_id: int) -> int | None:
         """The account the seller's points go to under the partner's current
         mode, if it exists (read-only; ``db check`` uses it)."""
-        if self.partner_mode[partner_id] == "pooled":
-            return self.pool.get(partner_id)
-        return self.own.get(seller_id)
+        return self.accounts.earning(self.partner_mode[partner_id] == "pooled", partner_id, seller_id)
 
     def account_for(self, partner_id: int, seller_id: int) -> int:
         """The account the seller's points go to now (created if missing)."""
-        if self.partner_mode[partner_id] == "pooled":
-            aid = self.pool.get(partner_id)
-            if aid is None:
-                aid = self._create(Account(holder="partner", partner_id=partner_id))
-                self.pool[partner_id] = aid
-        else:
-            aid = self.own.get(seller_id)
-            if aid is None:
-                aid = self._create(Account(holder="seller", seller_id=seller_id))
-                self.own[seller_id] = aid
+        aid = self.routed(partner_id, seller_id)
+        if aid is None:
+            if self.partner_mode[partner_id] == "pooled":
+                account = Account(holder="partner", partner_id=partner_id, balance=0, held=0)
+            else:
+                account = Account(holder="seller", seller_id=seller_id, balance=0, held=0)
+            self.session.add(account)
+            self.session.flush()
+            aid = self.accounts.opened(account)
         return aid
-
-    def _create(self, account: Account) -> int:
-        account.balance = 0
-        account.held = 0
-        self.session.add(account)
-        self.session.flush()
-        assert account.id is not None
-        return account.id
 
 
 def _parse(src: CsvInput, record: Record, look: Lookups, today_: date) -> Row | list[RowError]:

@@ -22,8 +22,8 @@ from ..errors import InvalidInput, LoyaltyError, NotFound, Refused, UsageProblem
 from ..importers import fields as F
 from ..importers.csv_source import CsvInput
 from ..ledger import Entry, Ledger, new_batch
-from ..models import Account, Partner, Quiz, QuizAward, Seller
-from .accounts import earning_account
+from ..models import Partner, Quiz, QuizAward, Seller
+from .accounts import AccountIds, earning_account
 from .batch import BatchSummary, RejectSink, RowProblems, field_error, parse_row
 from .rules import load_rulebook
 
@@ -308,15 +308,7 @@ class _FileAwarder(_Awarder):
                 )
             ).all()
         }
-        self.seller_accounts: dict[int, int] = {}
-        self.partner_accounts: dict[int, int] = {}
-        for acc_id, seller_id, partner_id in session.exec(
-            select(Account.id, Account.seller_id, Account.partner_id)
-        ).all():
-            if seller_id is not None:
-                self.seller_accounts[seller_id] = acc_id
-            else:
-                self.partner_accounts[partner_id] = acc_id
+        self.accounts = AccountIds.load(session)
         self.awards: list[dict] = []
         self.entries: list[Entry] = []
 
@@ -330,18 +322,12 @@ class _FileAwarder(_Awarder):
         return self.partners.get(partner_id)
 
     def _account(self, partner: Partner, seller_id: int) -> int:
-        pooled = partner.mode == "pooled"
-        found = self.partner_accounts.get(partner.id) if pooled else self.seller_accounts.get(seller_id)
+        assert partner.id is not None
+        found = self.accounts.earning(partner.mode == "pooled", partner.id, seller_id)
         if found is None:  # not opened yet: open it as `quiz award --seller` would
             seller = self.session.get(Seller, seller_id)
-            assert seller is not None and partner.id is not None
-            acc = earning_account(self.session, partner, seller)
-            assert acc.id is not None
-            found = acc.id
-            if pooled:
-                self.partner_accounts[partner.id] = found
-            else:
-                self.seller_accounts[seller_id] = found
+            assert seller is not None
+            found = self.accounts.opened(earning_account(self.session, partner, seller))
         return found
 
     def write(self, seller, partner: Partner, correct: int, taken_on: date) -> int:

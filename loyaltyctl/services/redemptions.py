@@ -23,7 +23,7 @@ from ..importers import fields as F
 from ..importers.csv_source import CsvInput, Record
 from ..ledger import Entry, Ledger, new_batch
 from ..models import Account, CatalogItem, Partner, Redemption, Seller
-from .accounts import holder_account, resolve
+from .accounts import AccountIds, holder_account, resolve
 from .batch import BatchSummary, RejectSink, RowProblems, Upserts, field_error, parse_row
 from .catalog import find_item, parse_sku
 
@@ -262,15 +262,7 @@ class _FileRequests:
         self.sellers = {r.email: r for r in session.exec(select(Seller.id, Seller.email, Seller.partner_id))}
         self.partners = {r.id: r for r in session.exec(select(Partner.id, Partner.code, Partner.mode)).all()}
         self.codes = {r.code: r for r in self.partners.values()}
-        self.seller_accounts: dict[int, int] = {}
-        self.partner_accounts: dict[int, int] = {}
-        for acc_id, seller_id, partner_id in session.exec(
-            select(Account.id, Account.seller_id, Account.partner_id)
-        ).all():
-            if seller_id is not None:
-                self.seller_accounts[seller_id] = acc_id
-            elif partner_id is not None:
-                self.partner_accounts[partner_id] = acc_id
+        self.accounts = AccountIds.load(session)
         self.existing: dict[str, tuple[int, str, int]] = {}
         self.items: dict[str, _Stock] = {}
         self.available: dict[int, list[int]] = {}  # account id -> [balance, held]
@@ -284,13 +276,13 @@ class _FileRequests:
         if "@" in ref:
             seller = self.sellers.get(ref.strip().lower())
             if seller is not None and self.partners[seller.partner_id].mode != "pooled":
-                found = self.seller_accounts.get(seller.id)
+                found = self.accounts.own.get(seller.id)
                 if found is not None:
                     return seller.email, found
         else:
             partner = self.codes.get(ref.strip().upper())
             if partner is not None and partner.mode == "pooled":
-                found = self.partner_accounts.get(partner.id)
+                found = self.accounts.pool.get(partner.id)
                 if found is not None:
                     return partner.code, found
         try:
@@ -298,12 +290,7 @@ class _FileRequests:
             acc = holder_account(self.session, holder)
         except (NotFound, Refused) as exc:
             raise Problem("account", exc.message, exc.exit_code) from None
-        assert acc.id is not None
-        if holder.seller is not None:
-            self.seller_accounts[holder.seller.id] = acc.id  # type: ignore[index]
-        else:
-            self.partner_accounts[holder.partner.id] = acc.id  # type: ignore[index]
-        return holder.ref, acc.id
+        return holder.ref, self.accounts.opened(acc)
 
     def load(self, rows: list[_Row]) -> None:
         """The file's existing requests; then, locked, the items and accounts
