@@ -560,10 +560,7 @@ class _Import:
             or not ok
             or status not in STATUSES
             or (status == "started" and start > self.today)
-            or not 0 < len(cid) <= 64
-            or not cid.isprintable()
-            or cid[0] == "'"
-            or cid != cid.strip()
+            or not _plain_text(cid)
         ):
             return None
         return Row(record, cid, pid, sid, start, ore, product, status, stored=True)
