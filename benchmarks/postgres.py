@@ -122,13 +122,15 @@ def bench_postgres(url: str, files: dict[str, Path], *, rows: int, repeat: int) 
     print(f"\nPostgreSQL ({version}; server {libpq(url, BENCH_DB).split('@')[-1]}), median of {repeat}")
     first, again, change, refs, change_refs = [], [], [], [], []
     peak = 0.0
+    cpu: list[float] = []  # the client's CPU seconds (the server's are not counted)
     try:
         for _ in range(repeat):
             recreate(admin, BENCH_DB)
             measure([*CLI, "partners", "import", str(files["partners"])], env)
             measure([*CLI, "sellers", "import", str(files["sellers"])], env)
-            wall, rss = measure([*CLI, "contracts", "import", str(contracts)], env)
+            wall, rss, used = measure([*CLI, "contracts", "import", str(contracts)], env)
             first.append(wall)
+            cpu.append(used)
             peak = max(peak, rss)
             before = postings(bench_url)
             again.append(measure([*CLI, "contracts", "import", str(contracts)], env)[0])
@@ -142,7 +144,15 @@ def bench_postgres(url: str, files: dict[str, Path], *, rows: int, repeat: int) 
         drop(admin, BENCH_DB)
         drop(admin, REF_DB)
     ref, change_ref = statistics.median(refs), statistics.median(change_refs)
-    print(line("contracts import, first", first, rows=rows, ref=ref, extra=f"peak {peak:.0f} MB"))
+    print(
+        line(
+            "contracts import, first",
+            first,
+            rows=rows,
+            ref=ref,
+            extra=f"peak {peak:.0f} MB, client cpu {statistics.median(cpu):.2f} s",
+        )
+    )
     print(line("contracts import, unchanged", again, rows=rows, ref=ref, extra="writes nothing"))
     print(line("contracts import, changes file", change, rows=n_changes, ref=change_ref))
     print(line("psql \\copy (reference)", refs, rows=rows))

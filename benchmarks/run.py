@@ -46,9 +46,12 @@ COLUMNS = (
 )
 
 
-def measure(cmd: list[str], env: dict | None = None, stdin: bytes | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of this one child process: wait4's own
-    rusage, not RUSAGE_CHILDREN's maximum over every child so far."""
+def measure(
+    cmd: list[str], env: dict | None = None, stdin: bytes | None = None
+) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of this one
+    child process: wait4's own rusage, not RUSAGE_CHILDREN's over every child
+    so far.  CPU next to wall: the shell waits on the disk, Python on the CPU."""
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -67,7 +70,7 @@ def measure(cmd: list[str], env: dict | None = None, stdin: bytes | None = None)
         if proc.returncode:
             err.seek(0)
             sys.exit(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{err.read().decode()[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def run(cmd: list[str], env: dict | None = None, stdin: bytes | None = None) -> float:
@@ -318,6 +321,7 @@ def bench(args, work: Path) -> None:
         run([*CLI, "sellers", "import", str(files["sellers"])], env)
 
     first, again, change, refs, change_refs = [], [], [], [], []
+    cpu: dict[str, list[float]] = {"first": [], "again": [], "change": []}
     peak_first = peak_again = peak_change = 0.0
     people = work / "people.db"
     loaded = work / "loaded.db"
@@ -326,19 +330,22 @@ def bench(args, work: Path) -> None:
     for _ in range(args.repeat):
         load_people()
         copy_db(db, people)
-        wall, rss = measure([*CLI, "contracts", "import", str(contracts)], env)
+        wall, rss, used = measure([*CLI, "contracts", "import", str(contracts)], env)
         first.append(wall)
+        cpu["first"].append(used)
         peak_first = max(peak_first, rss)
         floor_writes.append(floor_in_child(source=db, base=people, target=work / "floor.db"))
         before = postings(db)
-        wall, rss = measure([*CLI, "contracts", "import", str(contracts)], env)
+        wall, rss, used = measure([*CLI, "contracts", "import", str(contracts)], env)
         again.append(wall)
+        cpu["again"].append(used)
         peak_again = max(peak_again, rss)
         if postings(db) != before:
             sys.exit("re-importing the unchanged file wrote postings")
         copy_db(db, loaded)
-        wall, rss = measure([*CLI, "contracts", "import", str(changes)], env)
+        wall, rss, used = measure([*CLI, "contracts", "import", str(changes)], env)
         change.append(wall)
+        cpu["change"].append(used)
         peak_change = max(peak_change, rss)
         floor_changes.append(floor_in_child(source=db, base=loaded, target=work / "floor.db"))
         refs.append(sqlite_import(contracts, work / "reference.db"))
@@ -352,15 +359,29 @@ def bench(args, work: Path) -> None:
         run([sys.executable, "-c", COMPARE_FLOOR, str(contracts), str(db)]) for _ in range(args.repeat)
     ]
 
-    print("import (wall time; peak RSS of the command's own process, the highest of its runs)")
-    print(line("contracts import, first", first, rows=args.rows, ref=ref, extra=f"peak {peak_first:.0f} MB"))
+    def cpu_of(case: str) -> str:
+        return f"cpu {statistics.median(cpu[case]):.2f} s"
+
+    print(
+        "import (wall time; peak RSS of the command's own process, the highest of its runs; "
+        "its CPU seconds, median)"
+    )
+    print(
+        line(
+            "contracts import, first",
+            first,
+            rows=args.rows,
+            ref=ref,
+            extra=f"peak {peak_first:.0f} MB, {cpu_of('first')}",
+        )
+    )
     print(
         line(
             "contracts import, unchanged",
             again,
             rows=args.rows,
             ref=ref,
-            extra=f"writes nothing, peak {peak_again:.0f} MB",
+            extra=f"writes nothing, peak {peak_again:.0f} MB, {cpu_of('again')}",
         )
     )
     print(
@@ -369,7 +390,7 @@ def bench(args, work: Path) -> None:
             change,
             rows=n_changes,
             ref=change_ref,
-            extra=f"peak {peak_change:.0f} MB",
+            extra=f"peak {peak_change:.0f} MB, {cpu_of('change')}",
         )
     )
     print(line("sqlite3 .import (reference)", refs, rows=args.rows))
