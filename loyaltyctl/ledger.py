@@ -27,9 +27,6 @@ POSTING = Posting.__table__
 ACCOUNT = Account.__table__
 
 KINDS = ("contract", "adjustment", "quiz", "lead", "bonus", "redemption")
-# Bulk writes on SQLite go through the driver's executemany (tests switch this
-# off to check that both paths store the same rows).
-DRIVER_BULK = True
 
 
 # The columns of a bulk posting row, in the order of _row()'s keys.
@@ -175,7 +172,7 @@ class Ledger:
         conn = self.session.connection()
         if self.insert_rows is not None:  # a bulk writer (COPY on PostgreSQL)
             self.insert_rows([self._row(e) for e in entries])
-        elif DRIVER_BULK and conn.dialect.name == "sqlite" and len(entries) > 1:
+        elif conn.dialect.name == "sqlite" and len(entries) > 1:
             # Bulk (the contract import): the driver's executemany in the same
             # transaction, values converted once by SQLAlchemy's own processors.
             # Plain tuples in _BULK_COLUMNS order, the same values _row() gives.

@@ -3,8 +3,8 @@
 ``COPY ... FROM STDIN`` runs on the connection of the caller's SQLAlchemy
 session or connection, so it is part of the command's one transaction: a
 rollback takes it back like any INSERT.  Constraints, unique indexes and
-foreign keys are checked as for INSERT.  Used by the contract import (a staging
-table per chunk) and by ``db copy``.
+foreign keys are checked as for INSERT.  Used by the contract import's
+PostgreSQL store (``services/contracts/store_pg.py``) and by ``db copy``.
 """
 
 from __future__ import annotations
@@ -36,18 +36,3 @@ def copy_rows(conn: Any, table: str, columns: Sequence[str], rows: Iterable[Sequ
             copy.write_row(row)
             n += 1
     return n
-
-
-def next_ids(conn: Any, table: str, n: int, column: str = "id") -> list[int]:
-    """``n`` fresh values of ``table.column``'s sequence, for rows written with
-    COPY that others must point at before they are read back."""
-    from sqlalchemy import text
-
-    if n <= 0:
-        return []
-    return list(
-        conn.execute(
-            text("SELECT nextval(pg_get_serial_sequence(:t, :c)) FROM generate_series(1, :n)"),
-            {"t": table, "c": column, "n": n},
-        ).scalars()
-    )
