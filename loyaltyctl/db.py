@@ -23,9 +23,9 @@ PostgreSQL (``postgresql://`` or ``postgresql+psycopg://``; psycopg 3 is the
 * A read-only command runs in one REPEATABLE READ READ ONLY transaction: one
   consistent snapshot, like a SQLite read transaction, and never blocks a writer.
 * A serialization failure or deadlock (SQLSTATE 40001/40P01) cannot happen
-  between two writers under that lock; should one still reach a command, the
-  command is run again from the start a bounded number of times (see
-  ``cli.LoyaltyGroup``), unless it has read its input from stdin.
+  between two writers under that lock; should one still reach a command, its
+  transaction is run again a bounded number of times (see
+  ``cli._common.retried``), unless it has read its input from stdin.
 """
 
 from __future__ import annotations

@@ -39,8 +39,11 @@ class LoyaltyError(Exception):
 
     exit_code = 1
     # True for a transaction the database gave up on (serialization failure,
-    # deadlock): the whole command may be run again (see cli.LoyaltyGroup).
+    # deadlock): it may be run again (see cli._common.retried).
     retryable = False
+    # True when the command has already said what went wrong (the rows it
+    # rejected): only the exit code is left to give.
+    said = False
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -120,3 +123,16 @@ class RowsRejected(InvalidInput):
         )
         self.errors = errors
         self.summary = summary
+
+
+class RowsSkipped(InvalidInput):
+    """``--skip-invalid`` applied the valid rows and rejected the others, which
+    are listed with the summary: exit 1, so that cron notices."""
+
+    said = True
+
+    def __init__(self, rejected: int) -> None:
+        super().__init__(
+            f"{rejected} row{'s' if rejected != 1 else ''} rejected; the valid rows were applied"
+        )
+        self.rejected = rejected

@@ -49,9 +49,10 @@ def _report(exc: BaseException, db: str | None = None) -> int:
     from ..output import say
 
     if isinstance(exc, LoyaltyError):
-        say(f"error: {exc.message}")
-        if exc.hint:
-            say(f"hint: {exc.hint}")
+        if not exc.said:
+            say(f"error: {exc.message}")
+            if exc.hint:
+                say(f"hint: {exc.hint}")
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         say("error: interrupted; nothing was written (the transaction was rolled back)")
@@ -80,18 +81,14 @@ def _report(exc: BaseException, db: str | None = None) -> int:
     return EXIT_INTERNAL
 
 
-# A command whose transaction the database gave up on (PostgreSQL: a
-# serialization failure or deadlock, SQLSTATE 40001/40P01) runs again from the
-# start, at most this many times in all, unless it read stdin or asked a person.
-MAX_ATTEMPTS = 3
-
-
 class LoyaltyGroup(TyperGroup):
-    """The root group: runs every command inside the error mapping."""
+    """The root group: runs every command inside the error mapping.  (A
+    transaction the database gives up on is run again where it is opened:
+    ``_common.retried``.)"""
 
     def invoke(self, ctx):
         try:
-            return self._invoke_with_retries(ctx)
+            return super().invoke(ctx)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except BrokenPipeError:
@@ -109,34 +106,6 @@ class LoyaltyGroup(TyperGroup):
             raise typer.Exit(_report(exc)) from None
         finally:
             _dispose(ctx)
-
-    def _invoke_with_retries(self, ctx):
-        import time
-
-        from ._common import input_consumed, mark_input_consumed
-
-        # click consumes the arguments as it dispatches; keep them for a re-run.
-        protected, args = list(ctx._protected_args), list(ctx.args)
-        mark_input_consumed(False)
-        attempt = 1
-        while True:
-            try:
-                return super().invoke(ctx)
-            except Exception as exc:
-                if not _retryable(exc) or attempt >= MAX_ATTEMPTS or input_consumed():
-                    raise
-            _dispose(ctx)
-            time.sleep(0.05 * attempt)
-            attempt += 1
-            ctx._protected_args, ctx.args = list(protected), list(args)
-
-
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, LoyaltyError):
-        return exc.retryable
-    from ..db import is_retryable
-
-    return is_retryable(exc)
 
 
 def _dispose(ctx) -> None:

@@ -1,18 +1,20 @@
-"""What the command modules share: options, the database handle, input files,
-rejects files, progress and batch summaries.  Only typer is imported at the top,
-so ``loyaltyctl --help`` stays fast."""
+"""What the command modules share: options, the database handle and its
+transactions, input files, rejects files, progress and batch summaries.  Only
+typer is imported at the top, so ``loyaltyctl --help`` stays fast."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO, TypeVar
 
 import typer
 
@@ -24,6 +26,12 @@ if TYPE_CHECKING:
     from ..errors import RowError
     from ..importers.csv_source import CsvInput, Record
     from ..services.batch import BatchSummary
+
+T = TypeVar("T")
+
+# A transaction the database gave up on (PostgreSQL: a serialization failure or
+# deadlock, SQLSTATE 40001/40P01) runs again, at most this many times in all.
+MAX_ATTEMPTS = 3
 
 
 @dataclass
@@ -43,6 +51,44 @@ class State:
         from ..clock import default_actor
 
         return self.actor or default_actor()
+
+    def write(self, work: Callable[..., T], *, dry_run: bool = False) -> T:
+        """``work(session=...)`` in one write transaction, committed unless
+        ``dry_run``; run again when the database gives up on it (``retried``)."""
+        db = self.database()
+
+        def attempt() -> T:
+            with db.session(write=True, dry_run=dry_run) as session:
+                return work(session=session)
+
+        return retried(attempt)
+
+
+def retried(attempt: Callable[[], T], *, again: bool = True) -> T:
+    """``attempt()``, which runs one transaction; when the database gave up on
+    it (a serialization failure or deadlock: rolled back, nothing written), run
+    it again, ``MAX_ATTEMPTS`` times in all.  ``again=False`` (its input was
+    stdin, which cannot be read twice): once only."""
+    import time
+
+    for n in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return attempt()
+        except Exception as exc:
+            if not again or n == MAX_ATTEMPTS or not _retryable(exc):
+                raise
+        time.sleep(0.05 * n)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _retryable(exc: BaseException) -> bool:
+    from ..errors import LoyaltyError
+
+    if isinstance(exc, LoyaltyError):
+        return exc.retryable
+    from ..db import is_retryable
+
+    return is_retryable(exc)
 
 
 def state(ctx: typer.Context) -> State:
@@ -73,6 +119,58 @@ EncodingOpt = Annotated[
         "--encoding", help="Read the file in this encoding (default: UTF-8, falling back to Windows-1252)."
     ),
 ]
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """The options every CSV import command takes (``import_options``)."""
+
+    dry_run: bool = False
+    skip_invalid: bool = False
+    rejects: Path | None = None
+    encoding: str | None = None
+    fmt: Format = Format.table
+
+
+# name, annotation (type and typer option), default: declared here once.
+_IMPORT_OPTIONS = (
+    ("dry_run", DryRunOpt, False),
+    ("skip_invalid", SkipInvalidOpt, False),
+    ("rejects", RejectsOpt, None),
+    ("encoding", EncodingOpt, None),
+    ("fmt", FormatOpt, Format.table),
+)
+
+
+def import_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give an import command the options every CSV import shares, declared
+    here once (as sqlite-utils' ``output_options`` decorator does):
+    ``--dry-run``, ``--skip-invalid``, ``--rejects``, ``--encoding`` and
+    ``--format``.  The command takes them together as its parameter
+    ``options: ImportOptions``; they are listed where that parameter stands."""
+    signature = inspect.signature(command, eval_str=True)
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params: list[inspect.Parameter] = []
+    after = False  # parameters after ``options`` become keyword-only, as the shared ones are
+    for param in signature.parameters.values():
+        if param.name == "options":
+            params += [
+                inspect.Parameter(name, keyword, default=default, annotation=annotation)
+                for name, annotation, default in _IMPORT_OPTIONS
+            ]
+            after = True
+        else:
+            params.append(param.replace(kind=keyword) if after else param)
+    names = [name for name, _, _ in _IMPORT_OPTIONS]
+
+    @functools.wraps(command)
+    def with_options(*args, **kwargs):
+        options = ImportOptions(**{name: kwargs.pop(name) for name in names})
+        return command(*args, options=options, **kwargs)
+
+    with_options.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    with_options.__annotations__ = {p.name: p.annotation for p in params}
+    return with_options
 
 
 def parse_date_opt(value: str | None, name: str) -> date | None:
@@ -160,25 +258,10 @@ def int_argument(name: str, *, help: str, negative: bool = False, **kwargs):
     return typer.Argument(metavar=name, help=help, parser=WholeNumber(name, negative=negative), **kwargs)
 
 
-# Set when a command has read stdin (or asked a person): such a command cannot
-# be run again after a serialization failure, its input is gone.
-_input_consumed = False
-
-
-def input_consumed() -> bool:
-    return _input_consumed
-
-
-def mark_input_consumed(value: bool = True) -> None:
-    global _input_consumed
-    _input_consumed = value
-
-
 @contextmanager
 def open_input(path: str) -> Iterator[tuple[BinaryIO, str, int | None]]:
     """``-`` is stdin.  Yields (binary stream, display name, size if known)."""
     if path == "-":
-        mark_input_consumed()
         yield sys.stdin.buffer, "<stdin>", None
         return
     try:
@@ -286,63 +369,62 @@ def _stderr_console():
     return Console(stderr=True)
 
 
-def run_import(
-    ctx: typer.Context,
-    *,
-    path: str,
-    encoding: str | None,
-    dry_run: bool,
-    skip_invalid: bool,
-    rejects: Path | None,
-    fmt: Format,
-    service,
-    **kwargs,
-) -> None:
-    """The shape every CSV import command shares: open, stream, one transaction,
-    rejects, summary, exit code."""
-    from ..errors import RowsRejected
+def run_import(ctx: typer.Context, path: str, options: ImportOptions, service, **kwargs) -> None:
+    """The shape every CSV import command shares: open, stream, one
+    transaction (run again when the database gives up on it, the file read
+    again from the start; never stdin), rejects, summary.  Rejected rows with
+    ``--skip-invalid`` end in ``RowsSkipped`` (exit 1)."""
+    from ..errors import RowsRejected, RowsSkipped
     from ..importers.csv_source import CsvInput
 
-    if rejects is not None and not skip_invalid:
+    rejects = options.rejects
+    if rejects is not None and not options.skip_invalid:
         raise UsageProblem("--rejects goes with --skip-invalid")
     if rejects is not None and path != "-" and Path(path).resolve() == rejects.resolve():
         raise UsageProblem("--rejects names the input file; it would be overwritten")
-    st = state(ctx)
-    db = st.database()
-    writer = RejectsWriter(rejects) if rejects is not None else None
+    db = state(ctx).database()
+
+    def attempt() -> tuple[BatchSummary, CsvInput, RejectsWriter | None]:
+        writer = RejectsWriter(rejects) if rejects is not None else None
+        try:
+            with open_input(path) as (stream, name, size), progress_for(name, size) as tick:
+                src = CsvInput(stream=stream, name=name, encoding=options.encoding, on_progress=tick)
+                with db.session(write=True, dry_run=options.dry_run) as session:
+                    summary = service(
+                        session=session,
+                        src=src,
+                        skip_invalid=options.skip_invalid,
+                        on_reject=writer,
+                        **kwargs,
+                    )
+        except BaseException:
+            if writer is not None:
+                writer.discard()
+            raise
+        return summary, src, writer
+
     try:
-        with open_input(path) as (stream, name, size), progress_for(name, size) as tick:
-            src = CsvInput(stream=stream, name=name, encoding=encoding, on_progress=tick)
-            with db.session(write=True, dry_run=dry_run) as session:
-                summary = service(
-                    session=session, src=src, skip_invalid=skip_invalid, on_reject=writer, **kwargs
-                )
-                summary.dry_run = dry_run
+        summary, src, writer = retried(attempt, again=path != "-")
     except RowsRejected as exc:
-        if writer is not None:
-            writer.discard()
-        if fmt is not Format.table and exc.summary is not None:
-            exc.summary.dry_run = dry_run  # type: ignore[attr-defined]
+        if options.fmt is not Format.table and exc.summary is not None:
+            exc.summary.dry_run = options.dry_run  # type: ignore[attr-defined]
             exc.summary.batch_id = None  # type: ignore[attr-defined]
             exc.summary.points_posted = 0  # type: ignore[attr-defined]
-            render_one(exc.summary.as_dict(), fmt)  # type: ignore[attr-defined]
+            render_one(exc.summary.as_dict(), options.fmt)  # type: ignore[attr-defined]
         for err in exc.errors:
             say(str(err))
         if exc.summary is not None:
             _more(exc.summary)  # type: ignore[arg-type]
         raise
-    except BaseException:
-        if writer is not None:
-            writer.discard()
-        raise
-    summary.committed = not dry_run
-    if dry_run:
+    summary.dry_run = options.dry_run
+    summary.committed = not options.dry_run
+    if options.dry_run:
         summary.batch_id = None  # rolled back
     if writer is not None:
         writer.commit(src)
-    print_summary(summary, fmt)
+    print_summary(summary, options.fmt)
     if summary.rejected:
-        raise typer.Exit(1)
+        raise RowsSkipped(summary.rejected)
 
 
 def _more(summary: BatchSummary) -> None:

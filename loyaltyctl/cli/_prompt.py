@@ -19,10 +19,6 @@ def choose(message: str, choices: list[tuple[str, str]]) -> str | None:
     """Pick one of (key, label); the key is also the shortcut.  None: interrupted."""
     import questionary
 
-    from ._common import mark_input_consumed
-
-    mark_input_consumed()
-
     return questionary.select(
         message,
         choices=[questionary.Choice(label, value=key, shortcut_key=key) for key, label in choices],
@@ -33,9 +29,5 @@ def choose(message: str, choices: list[tuple[str, str]]) -> str | None:
 def ask_text(message: str) -> str | None:
     """A line of text; None when interrupted."""
     import questionary
-
-    from ._common import mark_input_consumed
-
-    mark_input_consumed()
 
     return questionary.text(message).ask()

@@ -30,8 +30,8 @@ def add(
     st = state(ctx)
     start, end = parse_date_opt(valid_from, "--from"), parse_date_opt(valid_to, "--to")
     assert start is not None and end is not None
-    with st.database().session(write=True) as session:
-        r = svc.add_campaign(
+    r = st.write(
+        lambda session: svc.add_campaign(
             session=session,
             name=name,
             valid_from=start,
@@ -40,6 +40,7 @@ def add(
             product=product,
             actor=st.who(),
         )
+    )
     if fmt is not Format.table:
         render_one(r, fmt)
     elif r["result"] == "created":

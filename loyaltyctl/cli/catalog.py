@@ -8,11 +8,9 @@ import typer
 
 from ..output import Format, render, render_one
 from ._common import (
-    DryRunOpt,
-    EncodingOpt,
     FormatOpt,
-    RejectsOpt,
-    SkipInvalidOpt,
+    ImportOptions,
+    import_options,
     int_option,
     run_import,
     state,
@@ -22,28 +20,16 @@ app = typer.Typer(help="The reward catalog: what points can buy.", no_args_is_he
 
 
 @app.command("import")
+@import_options
 def import_(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="CSV file (sku,name,points[,stock][,active]), - for stdin.")],
-    dry_run: DryRunOpt = False,
-    skip_invalid: SkipInvalidOpt = False,
-    rejects: RejectsOpt = None,
-    encoding: EncodingOpt = None,
-    fmt: FormatOpt = Format.table,
+    options: ImportOptions = ImportOptions(),
 ) -> None:
     """Create or update catalog items from CSV (upsert by sku; blank stock = unlimited)."""
     from ..services import catalog as svc
 
-    run_import(
-        ctx,
-        path=file,
-        encoding=encoding,
-        dry_run=dry_run,
-        skip_invalid=skip_invalid,
-        rejects=rejects,
-        fmt=fmt,
-        service=svc.import_catalog,
-    )
+    run_import(ctx, file, options, svc.import_catalog)
 
 
 @app.command("list")

@@ -8,11 +8,9 @@ import typer
 
 from ..output import Format, render_one
 from ._common import (
-    DryRunOpt,
-    EncodingOpt,
     FormatOpt,
-    RejectsOpt,
-    SkipInvalidOpt,
+    ImportOptions,
+    import_options,
     run_import,
     state,
 )
@@ -21,6 +19,7 @@ app = typer.Typer(help="Contracts: import them; points follow.", no_args_is_help
 
 
 @app.command("import")
+@import_options
 def import_(
     ctx: typer.Context,
     file: Annotated[
@@ -30,10 +29,7 @@ def import_(
             "- for stdin."
         ),
     ],
-    dry_run: DryRunOpt = False,
-    skip_invalid: SkipInvalidOpt = False,
-    rejects: RejectsOpt = None,
-    encoding: EncodingOpt = None,
+    options: ImportOptions = ImportOptions(),
     force: Annotated[
         bool,
         typer.Option(
@@ -41,7 +37,6 @@ def import_(
             help="Re-apply a file imported before even where later imports changed its contracts.",
         ),
     ] = False,
-    fmt: FormatOpt = Format.table,
 ) -> None:
     """Import contracts (upsert by contract_id) and post the points they earn.
 
@@ -51,18 +46,7 @@ def import_(
     from ..services import contracts as svc
 
     st = state(ctx)
-    run_import(
-        ctx,
-        path=file,
-        encoding=encoding,
-        dry_run=dry_run,
-        skip_invalid=skip_invalid,
-        rejects=rejects,
-        fmt=fmt,
-        service=svc.import_contracts,
-        actor=st.who(),
-        force=force,
-    )
+    run_import(ctx, file, options, svc.import_contracts, actor=st.who(), force=force)
 
 
 @app.command()

@@ -85,8 +85,10 @@ def run(
 
     period = svc.period_of(month=month, year=year)
     st = state(ctx)
-    with st.database().session(write=True, dry_run=dry_run) as session:
-        r = svc.run(session=session, period=period, force=force, dry_run=dry_run, actor=st.who())
+    r = st.write(
+        lambda session: svc.run(session=session, period=period, force=force, dry_run=dry_run, actor=st.who()),
+        dry_run=dry_run,
+    )
     r["dry_run"] = dry_run
     if fmt is Format.json:
         render_one(r, fmt)

@@ -38,10 +38,11 @@ def add(
     from ..services import leads as svc
 
     st = state(ctx)
-    with st.database().session(write=True) as session:
-        r = svc.add(
+    r = st.write(
+        lambda session: svc.add(
             session=session, email=seller, company=company, org_number=org_number, note=note, actor=st.who()
         )
+    )
     _report(r, fmt, "recorded (pending)")
 
 
@@ -88,8 +89,7 @@ def accept(
     from ..services import leads as svc
 
     st = state(ctx)
-    with st.database().session(write=True) as session:
-        r = svc.accept(session=session, lead_id=lead_id, actor=st.who())
+    r = st.write(lambda session: svc.accept(session=session, lead_id=lead_id, actor=st.who()))
     _report(r, fmt, f"accepted; {r['seller']} credited {r['points']} points")
 
 
@@ -104,6 +104,5 @@ def reject(
     from ..services import leads as svc
 
     st = state(ctx)
-    with st.database().session(write=True) as session:
-        r = svc.reject(session=session, lead_id=lead_id, reason=reason, actor=st.who())
+    r = st.write(lambda session: svc.reject(session=session, lead_id=lead_id, reason=reason, actor=st.who()))
     _report(r, fmt, "rejected")

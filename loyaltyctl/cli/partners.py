@@ -9,11 +9,9 @@ import typer
 
 from ..output import Format, render, render_one
 from ._common import (
-    DryRunOpt,
-    EncodingOpt,
     FormatOpt,
-    RejectsOpt,
-    SkipInvalidOpt,
+    ImportOptions,
+    import_options,
     report_change,
     run_import,
     state,
@@ -48,38 +46,26 @@ def enroll(
     """Enrol a partner.  Re-running with the same details changes nothing."""
     from ..services import partners as svc
 
-    with state(ctx).database().session(write=True) as session:
-        result = svc.enroll(
+    result = state(ctx).write(
+        lambda session: svc.enroll(
             session=session,
             partner_in=svc.PartnerIn(code=code, name=name, mode=mode.value, consent=consent, email=email),
         )
+    )
     _said(result, fmt)
 
 
 @app.command("import")
+@import_options
 def import_(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="CSV file (code,name,mode,consent,email), - for stdin.")],
-    dry_run: DryRunOpt = False,
-    skip_invalid: SkipInvalidOpt = False,
-    rejects: RejectsOpt = None,
-    encoding: EncodingOpt = None,
-    fmt: FormatOpt = Format.table,
+    options: ImportOptions = ImportOptions(),
 ) -> None:
     """Create or update partners from CSV (upsert by code)."""
     from ..services import partners as svc
 
-    run_import(
-        ctx,
-        path=file,
-        encoding=encoding,
-        dry_run=dry_run,
-        skip_invalid=skip_invalid,
-        rejects=rejects,
-        fmt=fmt,
-        service=svc.import_partners,
-        actor=state(ctx).who(),
-    )
+    run_import(ctx, file, options, svc.import_partners, actor=state(ctx).who())
 
 
 @app.command("list")
@@ -117,8 +103,7 @@ def reactivate(ctx: typer.Context, code: str, fmt: FormatOpt = Format.table) -> 
 def _status(ctx: typer.Context, code: str, status: str, fmt: Format) -> None:
     from ..services import partners as svc
 
-    with state(ctx).database().session(write=True) as session:
-        result = svc.set_status(session=session, code=code, status=status)
+    result = state(ctx).write(lambda session: svc.set_status(session=session, code=code, status=status))
     _said(result, fmt)
 
 

@@ -128,8 +128,11 @@ def adjust(
     from ..services import points as svc
 
     st = state(ctx)
-    with st.database().session(write=True) as session:
-        r = svc.adjust(session=session, ref=who, points=points, reason=reason, actor=st.who(), reference=ref)
+    r = st.write(
+        lambda session: svc.adjust(
+            session=session, ref=who, points=points, reason=reason, actor=st.who(), reference=ref
+        )
+    )
     if fmt is not Format.table:
         render_one(r, fmt)
         return

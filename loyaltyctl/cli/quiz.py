@@ -8,11 +8,9 @@ import typer
 
 from ..output import Format, render, say
 from ._common import (
-    DryRunOpt,
-    EncodingOpt,
     FormatOpt,
-    RejectsOpt,
-    SkipInvalidOpt,
+    ImportOptions,
+    import_options,
     int_option,
     parse_date_opt,
     report_change,
@@ -41,8 +39,8 @@ def create(
     from ..services import quizzes as svc
 
     st = state(ctx)
-    with st.database().session(write=True) as session:
-        r = svc.create(
+    r = st.write(
+        lambda session: svc.create(
             session=session,
             code=code,
             title=title,
@@ -51,6 +49,7 @@ def create(
             welcome=welcome,
             actor=st.who(),
         )
+    )
     report_change(r, fmt, noun="quiz", key="code", created="created")
 
 
@@ -76,6 +75,7 @@ def show(ctx: typer.Context, code: str, fmt: FormatOpt = Format.table) -> None:
 
 
 @app.command()
+@import_options
 def award(
     ctx: typer.Context,
     code: Annotated[str, typer.Argument(help="Quiz code.")],
@@ -92,11 +92,7 @@ def award(
         str | None,
         typer.Option("--date", help="With --seller: the day it was taken, YYYY-MM-DD (default: today)."),
     ] = None,
-    dry_run: DryRunOpt = False,
-    skip_invalid: SkipInvalidOpt = False,
-    rejects: RejectsOpt = None,
-    encoding: EncodingOpt = None,
-    fmt: FormatOpt = Format.table,
+    options: ImportOptions = ImportOptions(),
 ) -> None:
     """Award quiz results: points = correct x points per correct, valued on the day taken.
 
@@ -110,35 +106,26 @@ def award(
     if file is not None:
         if seller is not None or correct is not None or on is not None:
             raise UsageProblem("give a FILE or --seller/--correct/--date, not both")
-        run_import(
-            ctx,
-            path=file,
-            encoding=encoding,
-            dry_run=dry_run,
-            skip_invalid=skip_invalid,
-            rejects=rejects,
-            fmt=fmt,
-            service=svc.import_awards,
-            code=code,
-            actor=st.who(),
-        )
+        run_import(ctx, file, options, svc.import_awards, code=code, actor=st.who())
         return
     if seller is None or correct is None:
         raise UsageProblem("give a FILE, or --seller EMAIL --correct K")
-    if skip_invalid or rejects is not None:
+    if options.skip_invalid or options.rejects is not None:
         raise UsageProblem("--skip-invalid and --rejects go with a FILE")
     taken_on = parse_date_opt(on, "--date")
-    with st.database().session(write=True, dry_run=dry_run) as session:
-        r = svc.award_one(
+    r = st.write(
+        lambda session: svc.award_one(
             session=session, code=code, email=seller, correct=correct, taken_on=taken_on, actor=st.who()
-        )
-    r["dry_run"] = dry_run
-    if fmt is not Format.table:
+        ),
+        dry_run=options.dry_run,
+    )
+    r["dry_run"] = options.dry_run
+    if options.fmt is not Format.table:
         from ..output import render_one
 
-        render_one(r, fmt)
+        render_one(r, options.fmt)
         return
-    head = "dry run, nothing written: " if dry_run else ""
+    head = "dry run, nothing written: " if options.dry_run else ""
     if r["result"] == "awarded":
         typer.echo(
             f"{head}{r['seller']}: quiz {r['quiz']}, {r['correct']} correct, "

@@ -9,10 +9,9 @@ import typer
 from ..output import Format, render, say
 from ._common import (
     DryRunOpt,
-    EncodingOpt,
     FormatOpt,
-    RejectsOpt,
-    SkipInvalidOpt,
+    ImportOptions,
+    import_options,
     int_option,
     run_import,
     state,
@@ -40,10 +39,11 @@ def request(
     from ..services import redemptions as svc
 
     st = state(ctx)
-    with st.database().session(write=True) as session:
-        row = svc.request(
+    row = st.write(
+        lambda session: svc.request(
             session=session, ref=account, sku=sku, quantity=qty, actor=st.who(), request_id=request_id
         )
+    )
     if fmt is Format.table:
         typer.echo(row["id"])
         verb = "already requested" if row["result"] == "unchanged" else "requested"
@@ -56,31 +56,18 @@ def request(
 
 
 @app.command("import")
+@import_options
 def import_(
     ctx: typer.Context,
     file: Annotated[
         str, typer.Argument(help="CSV file (request_id,account,sku,quantity[,requested_at]), - for stdin.")
     ],
-    dry_run: DryRunOpt = False,
-    skip_invalid: SkipInvalidOpt = False,
-    rejects: RejectsOpt = None,
-    encoding: EncodingOpt = None,
-    fmt: FormatOpt = Format.table,
+    options: ImportOptions = ImportOptions(),
 ) -> None:
     """Import redemption requests (idempotent by request_id)."""
     from ..services import redemptions as svc
 
-    run_import(
-        ctx,
-        path=file,
-        encoding=encoding,
-        dry_run=dry_run,
-        skip_invalid=skip_invalid,
-        rejects=rejects,
-        fmt=fmt,
-        service=svc.import_requests,
-        actor=state(ctx).who(),
-    )
+    run_import(ctx, file, options, svc.import_requests, actor=state(ctx).who())
 
 
 @app.command("list")
@@ -104,6 +91,8 @@ def review(ctx: typer.Context) -> None:
     """Go through the pending requests, oldest first: approve, reject, skip or quit.
 
     Each decision is committed as it is made.  Needs a terminal."""
+    from functools import partial
+
     from ..errors import LoyaltyError, UsageProblem
     from . import _prompt
 
@@ -150,11 +139,9 @@ def review(ctx: typer.Context) -> None:
                 say(f"{r['id']}: no reason given, skipped")
                 done["skipped"] += 1
                 continue
+        decide = partial(svc.decide, ids=[rid], approve=answer == "a", actor=st.who(), reason=reason)
         try:
-            with db.session(write=True) as session:
-                row = svc.decide(
-                    session=session, ids=[rid], approve=answer == "a", actor=st.who(), reason=reason
-                )[0]
+            row = st.write(decide)[0]
         except LoyaltyError as exc:
             say(f"{r['id']}: {exc.message}")
             continue
@@ -192,8 +179,10 @@ def _decide(
     from ..services import redemptions as svc
 
     st = state(ctx)
-    with st.database().session(write=True, dry_run=dry_run) as session:
-        rows = svc.decide(session=session, ids=ids, approve=approve, actor=st.who(), reason=reason)
+    rows = st.write(
+        lambda session: svc.decide(session=session, ids=ids, approve=approve, actor=st.who(), reason=reason),
+        dry_run=dry_run,
+    )
     if dry_run:
         say("dry run, nothing written")
     render(

@@ -41,8 +41,9 @@ def set_(
     st = state(ctx)
     start = parse_date_opt(valid_from, "--from")
     assert start is not None
-    with st.database().session(write=True) as session:
-        r = svc.set_rule(session=session, key=key, value=value, valid_from=start, actor=st.who())
+    r = st.write(
+        lambda session: svc.set_rule(session=session, key=key, value=value, valid_from=start, actor=st.who())
+    )
     if fmt is not Format.table:
         render_one(r, fmt)
     elif r["result"] == "created":

@@ -8,11 +8,9 @@ import typer
 
 from ..output import Format, render
 from ._common import (
-    DryRunOpt,
-    EncodingOpt,
     FormatOpt,
-    RejectsOpt,
-    SkipInvalidOpt,
+    ImportOptions,
+    import_options,
     parse_date_opt,
     report_change,
     run_import,
@@ -36,8 +34,8 @@ def add(
     """Add a seller to a partner.  Re-running with the same details changes nothing."""
     from ..services import sellers as svc
 
-    with state(ctx).database().session(write=True) as session:
-        result = svc.add(
+    result = state(ctx).write(
+        lambda session: svc.add(
             session=session,
             seller_in=svc.SellerIn(
                 email=email,
@@ -46,34 +44,23 @@ def add(
                 enrolled_on=parse_date_opt(enrolled_on, "--enrolled-on"),
             ),
         )
+    )
     _said(result, fmt)
 
 
 @app.command("import")
+@import_options
 def import_(
     ctx: typer.Context,
     file: Annotated[
         str, typer.Argument(help="CSV file (email,name,partner_code[,enrolled_on]), - for stdin.")
     ],
-    dry_run: DryRunOpt = False,
-    skip_invalid: SkipInvalidOpt = False,
-    rejects: RejectsOpt = None,
-    encoding: EncodingOpt = None,
-    fmt: FormatOpt = Format.table,
+    options: ImportOptions = ImportOptions(),
 ) -> None:
     """Create or update sellers from CSV (upsert by email)."""
     from ..services import sellers as svc
 
-    run_import(
-        ctx,
-        path=file,
-        encoding=encoding,
-        dry_run=dry_run,
-        skip_invalid=skip_invalid,
-        rejects=rejects,
-        fmt=fmt,
-        service=svc.import_sellers,
-    )
+    run_import(ctx, file, options, svc.import_sellers)
 
 
 @app.command("list")
@@ -105,8 +92,7 @@ def reactivate(ctx: typer.Context, email: str, fmt: FormatOpt = Format.table) ->
 def _active(ctx: typer.Context, email: str, active: bool, fmt: Format) -> None:
     from ..services import sellers as svc
 
-    with state(ctx).database().session(write=True) as session:
-        result = svc.set_active(session=session, email=email, active=active)
+    result = state(ctx).write(lambda session: svc.set_active(session=session, email=email, active=active))
     _said(result, fmt)
 
 

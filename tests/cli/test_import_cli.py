@@ -595,3 +595,74 @@ def test_a_field_over_the_csv_limit_is_refused_without_hanging(prog, sub, cli):
     data = HEADER.strip() + ",note\n" + "N2,BOLT,bo@bolt.se,2026-01-10,1000,x,started," + "n" * 131072 + "\n"
     p = sub("contracts", "import", "-", input=data.encode(), timeout=30)
     assert p.returncode == 0, p.stderr
+
+
+# -- the options every import shares; a transaction the database gave up on ---------------------
+
+IMPORTS = [
+    ("contracts", "import"),
+    ("partners", "import"),
+    ("sellers", "import"),
+    ("catalog", "import"),
+    ("quiz", "award"),
+    ("redemptions", "import"),
+]
+
+
+@pytest.mark.backend_independent("the command tree, before any database")
+@pytest.mark.parametrize("path", IMPORTS, ids=" ".join)
+def test_every_import_takes_the_shared_options(path):
+    import typer
+
+    from loyaltyctl.cli import app
+
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    options = {opt: p.name for p in command.params for opt in p.opts}
+    assert {o: options.get(o) for o in ("--dry-run", "--skip-invalid", "--rejects", "--encoding", "-f")} == {
+        "--dry-run": "dry_run",
+        "--skip-invalid": "skip_invalid",
+        "--rejects": "rejects",
+        "--encoding": "encoding",
+        "-f": "fmt",
+    }
+
+
+def _serialization_failure():
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    orig = psycopg.errors.SerializationFailure("could not serialize access due to concurrent update")
+    return OperationalError("UPDATE account ...", {}, orig)
+
+
+@pytest.mark.postgresql_only("SQLSTATE 40001")
+def test_a_serialization_failure_runs_the_import_again_from_the_start_of_the_file(prog, cli, monkeypatch):
+    """The first attempt reads the whole file, writes, and the database gives
+    up at the end: it is rolled back, the file is opened again and read from
+    its first row; the postings are written once, the rejects file holds each
+    rejected row once, and one summary is printed."""
+    from loyaltyctl.services import contracts
+
+    real, seen = contracts.import_contracts, []
+
+    def flaky(**kwargs):
+        summary = real(**kwargs)
+        seen.append(summary.rows)
+        if len(seen) == 1:
+            raise _serialization_failure()
+        return summary
+
+    monkeypatch.setattr(contracts, "import_contracts", flaky)
+    data = HEADER + THREE + "A4,BOLT,nobody@bolt.se,2026-01-10,1000,x,started\n"
+    r = cli("contracts", "import", write("contracts.csv", data), "--skip-invalid", "--rejects", "rejects.csv")
+    assert failed(r, 1) == ["contracts.csv:5:3: seller_email: unknown seller nobody@bolt.se"]
+    assert seen == [4, 4]
+    assert r.stdout == (
+        "contracts.csv: 4 rows, 3 new, 2 credited, 0 reversed, 0 corrected, 0 updated, 0 unchanged, "
+        "1 rejected, +3700 points posted\n"
+    )
+    assert state(cli)[1] == {"bo@bolt.se": 2600 + 2600, "ACME": 1100}
+    with open("rejects.csv", newline="", encoding="utf-8") as f:
+        assert [row[0] for row in csv.reader(f)] == ["contract_id", "A4"]
