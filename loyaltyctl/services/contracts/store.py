@@ -2,10 +2,15 @@
 implementation per backend (``store_sqlite``, ``store_pg``).
 
 Both run inside the command's one transaction (the session's connection), so
-a rollback (an invalid row, a dry run, a crash) takes everything back.  Both
-keep the ids met earlier in the file in a temporary table, private to the
+a rollback (an invalid row, a dry run, a crash) takes everything back.
+Postings go through ``Ledger.post_many`` either way.
+
+Both keep the rows met so far in the file in a temporary table, private to the
 connection and emptied when the import starts, so memory stays flat however
-long the file is.  Postings go through ``Ledger.post_many`` either way.
+long the file is: the first row of each contract id, by id and line.  Its
+values need no copy: that row was written, or matched its contract, so the
+contract holds them; only a row the plan rejected keeps its values there too
+(``unwritten``).
 """
 
 from __future__ import annotations
@@ -23,8 +28,7 @@ from .rule import Row, Stored
 
 # The columns of ``Stored``, in order; a contract row is these plus ``updated_at``.
 STORED_COLUMNS = Stored._fields
-# The temporary table of the rows met so far in the file: the first row of each
-# contract id, its line and (where a store keeps them) its values.
+# The temporary table of the rows met so far in the file (see above).
 SEEN = "loyaltyctl_import_seen"
 SEEN_COLUMNS = (
     "contract_id",
@@ -48,6 +52,15 @@ class Found:
     same: set[str] = field(default_factory=set)
     # The stored contracts that differ from their row.
     stored: dict[str, Stored] = field(default_factory=dict)
+
+
+def first_rows(met: list[tuple], signatures: dict[str, tuple]) -> dict[str, tuple[int, tuple]]:
+    """The first rows met in an earlier chunk, (line, signature) by contract
+    id, from their ``SEEN_COLUMNS`` (values NULL unless kept) and the stored
+    contracts' signatures."""
+    return {
+        cid: (line, signatures[cid] if values[0] is None else tuple(values)) for cid, line, *values in met
+    }
 
 
 class Store(Protocol):

@@ -2,10 +2,10 @@
 
 Per chunk, inside the import's one transaction:
 
-* the chunk's rows are copied (``COPY ... FROM STDIN``) into the temporary
-  table ``loyaltyctl_import_rows``; one join against the table of rows met so
-  far finds the ids met in an earlier chunk (then ``INSERT ... SELECT`` adds
-  this chunk's), one against ``contract`` the stored contracts;
+* the chunk's contract ids and lines are copied (``COPY ... FROM STDIN``) into
+  the temporary table ``loyaltyctl_import_rows``; one join against the table
+  of rows met so far finds the ids met in an earlier chunk (then ``INSERT ...
+  SELECT`` adds this chunk's), one against ``contract`` the stored contracts;
 * new contracts get their ids from the sequence up front (their postings name
   them at once) and are copied straight into ``contract``; changed contracts
   are copied into ``loyaltyctl_import_changes`` and applied with one
@@ -28,11 +28,10 @@ from sqlmodel import Session
 from ...ledger import Ledger
 from ...pgbulk import copy_rows
 from .rule import Row, Stored
-from .store import SEEN, SEEN_COLUMNS, STORED_COLUMNS, Found
+from .store import SEEN, SEEN_COLUMNS, STORED_COLUMNS, Found, first_rows
 
 ROWS = "loyaltyctl_import_rows"
 CHANGES = "loyaltyctl_import_changes"
-_SIGNATURE = SEEN_COLUMNS[2:]
 
 
 class PgStore:
@@ -40,13 +39,14 @@ class PgStore:
         self.session = session
         self.stamp = stamp
         conn = session.connection()
-        for table in (ROWS, SEEN):
-            conn.exec_driver_sql(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} (contract_id VARCHAR(64) PRIMARY KEY, "
-                "line INTEGER NOT NULL, partner_id INTEGER NOT NULL, seller_id INTEGER NOT NULL, "
-                "start_date DATE NOT NULL, amount_ore BIGINT NOT NULL, product VARCHAR(64) NOT NULL, "
-                "status VARCHAR(16) NOT NULL)"
-            )
+        conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {ROWS} (contract_id VARCHAR(64) PRIMARY KEY, line INTEGER)"
+        )
+        conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {SEEN} (contract_id VARCHAR(64) PRIMARY KEY, "
+            "line INTEGER NOT NULL, partner_id INTEGER, seller_id INTEGER, start_date DATE, "
+            "amount_ore BIGINT, product VARCHAR(64), status VARCHAR(16))"
+        )
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {CHANGES} (LIKE contract)")
         conn.exec_driver_sql(f"TRUNCATE {ROWS}, {SEEN}, {CHANGES}")
         ledger.insert_rows = self.insert_postings
@@ -54,6 +54,10 @@ class PgStore:
         self._stored = text(f"SELECT {columns} FROM contract AS c JOIN {ROWS} AS r USING (contract_id)")
         seen = ", ".join(f"s.{c}" for c in SEEN_COLUMNS)
         self._earlier = text(f"SELECT {seen} FROM {ROWS} AS r JOIN {SEEN} AS s USING (contract_id)")
+        self._keep = text(
+            f"UPDATE {SEEN} SET {', '.join(f'{c} = :{c}' for c in SEEN_COLUMNS[2:])} "
+            "WHERE contract_id = :contract_id"
+        )
 
     @property
     def conn(self):
@@ -62,25 +66,32 @@ class PgStore:
     def look_up(self, chunk: dict[str, Row]) -> Found:
         conn, found = self.conn, Found()
         conn.exec_driver_sql(f"TRUNCATE {ROWS}")
-        copy_rows(
-            conn,
-            ROWS,
-            SEEN_COLUMNS,
-            ((r.contract_id, r.record.line, *r.signature()) for r in chunk.values()),
+        copy_rows(conn, ROWS, ("contract_id", "line"), ((cid, row.record.line) for cid, row in chunk.items()))
+        met = conn.execute(self._earlier).all()
+        conn.exec_driver_sql(
+            f"INSERT INTO {SEEN} (contract_id, line) SELECT * FROM {ROWS} ON CONFLICT DO NOTHING"
         )
-        for cid, line, *signature in conn.execute(self._earlier):
-            found.earlier[cid] = (line, tuple(signature))
-        conn.exec_driver_sql(f"INSERT INTO {SEEN} SELECT * FROM {ROWS} ON CONFLICT DO NOTHING")
+        signatures = {}
         for r in conn.execute(self._stored):
             old = Stored(*r)
-            if old.signature() == chunk[old.contract_id].signature():
+            signature = signatures[old.contract_id] = old.signature()
+            if signature == chunk[old.contract_id].signature():
                 found.same.add(old.contract_id)
             else:
                 found.stored[old.contract_id] = old
+        if met:
+            found.earlier = first_rows(met, signatures)
         return found
 
     def unwritten(self, rows: list[Row]) -> None:
-        pass  # the table of rows met holds every row's values
+        if rows:
+            self.conn.execute(
+                self._keep,
+                [
+                    dict(zip(SEEN_COLUMNS, (r.contract_id, r.record.line, *r.signature()), strict=True))
+                    for r in rows
+                ],
+            )
 
     def new_ids(self, n: int) -> Iterable[int]:
         if n <= 0:

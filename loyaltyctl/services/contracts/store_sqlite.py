@@ -5,11 +5,6 @@ IMMEDIATE, so the write lock is held and new contract ids can be assigned
 here), with ``executemany`` for the rows of a chunk: no per-row SQLAlchemy
 work.  Values are stored exactly as SQLAlchemy stores them (its own bind
 processors convert dates and timestamps).
-
-The rows met so far in the file are kept by contract id and line only: the
-first row of an id was written or matched its contract, so the contract holds
-its values, except for a row the plan rejected, whose values are kept too
-(``unwritten``).
 """
 
 from __future__ import annotations
@@ -22,7 +17,7 @@ from sqlmodel import Session
 
 from ...models import Contract
 from .rule import Row, Stored
-from .store import SEEN, SEEN_COLUMNS, STORED_COLUMNS, Found
+from .store import SEEN, SEEN_COLUMNS, STORED_COLUMNS, Found, first_rows
 
 CONTRACT = Contract.__table__
 
@@ -127,11 +122,8 @@ class SqliteStore:
                 stored[r[1]] = self._stored(r)
         if met:
             cur.execute(f"{self._earlier}({_marks(len(ids))})", [first, *ids])
-            for cid, line, pid, sid, start, ore, product, status in cur.fetchall():
-                if pid is None:  # the first row was written, or matched: the contract holds its values
-                    found.earlier[cid] = (line, signatures[cid])
-                else:
-                    found.earlier[cid] = (line, (pid, sid, self._date(start), ore, product, status))
+            rows = [(*r[:4], self._date(r[4]), *r[5:]) for r in cur.fetchall()]
+            found.earlier = first_rows(rows, signatures)
         return found
 
     def unwritten(self, rows: list[Row]) -> None:
