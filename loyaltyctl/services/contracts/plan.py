@@ -44,20 +44,23 @@ def plan(
     is called only once something is to be written)."""
     out = Plan()
     counts: dict[str, int] = dict.fromkeys(("new", "credited", "reversed", "corrected", "updated"), 0)
+    inserts, entries = out.new, out.entries
+    batch_id = None
     for row, old in rows:
         new = place(row)
         was = None if old is None else old.place()
         if row.blocked is not None and needs_active(was, new):
             out.rejected.append((row, row.blocked))
             continue
-        batch_id = batch()
+        if batch_id is None:
+            batch_id = batch()
         if old is None:
             pk = next(new_ids)
             counts["new"] += 1
-            out.new.append(_state(pk, row, new, 1, batch_id))
+            inserts.append(_state(pk, row, new, 1, batch_id))
             if new.points:
                 counts["credited"] += 1
-                out.entries.append(
+                entries.append(
                     posting(row.contract_id, 1, "in", new, new.points, credit_memo(row), contract_pk=pk)
                 )
             continue
@@ -67,7 +70,7 @@ def plan(
             out.touched.append((old.last_batch_id, row.contract_id))
         why = describe(old, row, email_of)
         for leg, spot, points in legs(was, new):
-            out.entries.append(posting(row.contract_id, revision, leg, spot, points, why, contract_pk=old.id))
+            entries.append(posting(row.contract_id, revision, leg, spot, points, why, contract_pk=old.id))
         counts[outcome(was, new)] += 1
         out.changed.append(_state(old.id, row, new, revision, batch_id))
     out.counts = counts

@@ -30,8 +30,6 @@ STATUSES = ("registered", "started", "cancelled")
 # Parsed values kept per column (memory stays flat on a file of any size).
 MEMO_LIMIT = 20_000
 
-# A comma file's amount in its plain form: ``250000`` or ``250000.5`` or ``250000.50``.
-_PLAIN_AMOUNT = re.compile(r"([0-9]{1,10})(?:\.([0-9]{1,2}))?", re.ASCII)
 _MAX_ORE = int(F.MAX_AMOUNT_SEK) * 100
 _SPLIT_DECIMAL = re.compile(r"-?[0-9]+,[0-9]{1,2}", re.ASCII)
 
@@ -106,7 +104,6 @@ class Parser:
         code_of, email_of, date_of = codes.seen.get, emails.seen.get, dates.seen.get
         product_of, status_of = products.seen.get, statuses.seen.get
         partner_of, seller_of = self.look.partners.get, self.look.sellers.get
-        plain_amount = _PLAIN_AMOUNT.fullmatch
         parse_amount = partial(F.parse_amount, decimal_comma=decimal_comma)
 
         def parse(record: Record) -> Row | list[RowError]:
@@ -130,10 +127,15 @@ class Parser:
             if not (0 < len(cid) <= 64 and cid.isprintable() and cid[0] != "'"):
                 cid = _field(_text, text)
             text = f[i_amount]
-            m = None if decimal_comma else plain_amount(text)
-            if m is not None:
-                frac = m.group(2)
-                ore = int(m.group(1)) * 100 + (int(frac.ljust(2, "0")) if frac else 0)
+            whole, point, cents = text.partition(".")
+            if (
+                not decimal_comma
+                and whole.isdigit()
+                and text.isascii()
+                and len(whole) <= 10
+                and (cents.isdigit() and len(cents) <= 2 if point else True)
+            ):
+                ore = int(whole) * 100 + (int(cents) * (10 if len(cents) == 1 else 1) if point else 0)
                 if not 0 < ore <= _MAX_ORE:
                     ore = _ore(parse_amount, text)
             else:

@@ -52,8 +52,10 @@ class SqliteStore:
         self._dates: dict[str, date] = {}
         columns = ", ".join(STORED_COLUMNS)
         self._select = f"SELECT {columns} FROM contract WHERE contract_id IN "
-        self._select_range = (
-            f"SELECT {columns} FROM contract WHERE contract_id >= ? AND contract_id <= ? LIMIT ?"
+        compared = ", ".join(STORED_COLUMNS[1:8])  # contract_id and the signature
+        self._compare = f"SELECT {compared} FROM contract WHERE contract_id IN "
+        self._compare_range = (
+            f"SELECT {compared} FROM contract WHERE contract_id >= ? AND contract_id <= ? LIMIT ?"
         )
         seen = ", ".join(SEEN_COLUMNS)
         self._remember = f"INSERT OR IGNORE INTO {SEEN} (contract_id, line) VALUES (?, ?)"
@@ -100,26 +102,30 @@ class SqliteStore:
         first = next(iter(chunk.values())).record.line
         cur.executemany(self._remember, [(cid, row.record.line) for cid, row in chunk.items()])
         met = cur.rowcount != len(ids)  # some ids were met before this chunk
-        # Compared as stored (the date as text): an unchanged row converts nothing.
-        same, stored = found.same, found.stored
+        # The compared columns as stored (the date as text): an unchanged row
+        # converts nothing; a changed one is read whole afterwards.
+        same, differ = found.same, []
         signatures: dict[str, tuple] = {}
-        for r in self._fetch(ids):
-            row = chunk.get(r[1])
+        for cid, pid, sid, start, ore, product, status in self._fetch(ids):
+            row = chunk.get(cid)
             if row is None:
                 continue
             if met:
-                signatures[r[1]] = (r[2], r[3], self._date(r[4]), *r[5:8])
-            if r[2:8] == (
-                row.partner_id,
-                row.seller_id,
-                day(row.start_date),
-                row.amount_ore,
-                row.product,
-                row.status,
+                signatures[cid] = (pid, sid, self._date(start), ore, product, status)
+            if (
+                ore == row.amount_ore
+                and sid == row.seller_id
+                and start == day(row.start_date)
+                and status == row.status
+                and product == row.product
+                and pid == row.partner_id
             ):
-                same.add(r[1])
+                same.add(cid)
             else:
-                stored[r[1]] = self._stored(r)
+                differ.append(cid)
+        if differ:
+            cur.execute(f"{self._select}({_marks(len(differ))})", differ)
+            found.stored = {r[1]: self._stored(r) for r in cur.fetchall()}
         if met:
             cur.execute(f"{self._earlier}({_marks(len(ids))})", [first, *ids])
             rows = [(*r[:4], self._date(r[4]), *r[5:]) for r in cur.fetchall()]
@@ -138,17 +144,18 @@ class SqliteStore:
             )
 
     def _fetch(self, ids: list[str]) -> list[tuple]:
-        """The stored contracts of these ids.  Ids in ascending order (a file
-        as exported): a range scan of the contract-id index, when the range
-        holds no more than about twice as many contracts; else an IN list."""
+        """The compared columns of the stored contracts of these ids.  Ids in
+        ascending order (a file as exported): a range scan of the contract-id
+        index, when the range holds no more than about twice as many
+        contracts; else an IN list."""
         cur = self.cur
         if len(ids) > 1 and all(a < b for a, b in zip(ids, islice(ids, 1, None), strict=False)):
             limit = 2 * len(ids) + 1
-            cur.execute(self._select_range, (ids[0], ids[-1], limit))
+            cur.execute(self._compare_range, (ids[0], ids[-1], limit))
             found = cur.fetchall()
             if len(found) < limit:
                 return found
-        cur.execute(f"{self._select}({_marks(len(ids))})", ids)
+        cur.execute(f"{self._compare}({_marks(len(ids))})", ids)
         return cur.fetchall()
 
     def new_ids(self, n: int) -> Iterable[int]:
@@ -157,16 +164,23 @@ class SqliteStore:
         return range(first, first + n)
 
     def write(self, new: list[Stored], changed: list[Stored]) -> None:
+        # The columns unpacked by name: a new tuple without slices (this is per row).
         day, stamp = self._day, self._stamp
         if new:
             self.cur.executemany(
                 self._insert,
-                [(*c[:4], day(c[4]), *c[5:11], day(c[11]), c[12], c[13], stamp) for c in new],
+                [
+                    (pk, cid, pid, sid, day(start), ore, prod, st, rev, aid, asid, day(on), pts, bid, stamp)
+                    for pk, cid, pid, sid, start, ore, prod, st, rev, aid, asid, on, pts, bid in new
+                ],
             )
         if changed:
             self.cur.executemany(
                 self._update,
-                [(c[2], c[3], day(c[4]), *c[5:11], day(c[11]), c[12], c[13], stamp, c[0]) for c in changed],
+                [
+                    (pid, sid, day(start), ore, prod, st, rev, aid, asid, day(on), pts, bid, stamp, pk)
+                    for pk, _, pid, sid, start, ore, prod, st, rev, aid, asid, on, pts, bid in changed
+                ],
             )
 
     def close(self, *, changed: bool) -> None:
