@@ -91,17 +91,18 @@ class _Import:
         self.touched: dict[int, list[str]] = {}
 
     def take(self, record: Record) -> None:
-        self.summary.rows += 1
-        self.pending += 1
-        if self.parse is None:
-            self.parse = Parser(self.src, self.look, self.today).parse
-        row = self.parse(record)
-        if isinstance(row, list):
+        self.pending += 1  # counted into the summary's rows at flush
+        parse = self.parse
+        if parse is None:
+            parse = self.parse = Parser(self.src, self.look, self.today).parse
+        row = parse(record)
+        if type(row) is list:
             self.rejects.append((record, row))
             return
-        first = self.chunk.get(row.contract_id)
+        chunk = self.chunk
+        first = chunk.get(row.contract_id)
         if first is None:
-            self.chunk[row.contract_id] = row
+            chunk[row.contract_id] = row
         else:
             self.repeats.append((row, first))
 
@@ -126,6 +127,7 @@ class _Import:
                 self.write(differ)
         chunk.clear()
         self.repeats.clear()
+        self.summary.rows += self.pending
         self.pending = 0
         self.rejects.sort(key=lambda r: r[0].line)
         for record, errors in self.rejects:

@@ -104,7 +104,7 @@ class SqliteStore:
         met = cur.rowcount != len(ids)  # some ids were met before this chunk
         # The compared columns as stored (the date as text): an unchanged row
         # converts nothing; a changed one is read whole afterwards.
-        same, differ = found.same, []
+        same, differ, texts = found.same, [], self._texts
         signatures: dict[str, tuple] = {}
         for cid, pid, sid, start, ore, product, status in self._fetch(ids):
             row = chunk.get(cid)
@@ -115,7 +115,7 @@ class SqliteStore:
             if (
                 ore == row.amount_ore
                 and sid == row.seller_id
-                and start == day(row.start_date)
+                and start == (texts.get(row.start_date) or day(row.start_date))
                 and status == row.status
                 and product == row.product
                 and pid == row.partner_id
