@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # heavy imports stay out of `loyaltyctl --help`
 
 # The newest migration this code knows.  tests/services/test_schema.py checks it
 # against Alembic's head, so `db status` can answer without importing Alembic.
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 
 DEFAULT_BUSY_TIMEOUT_S = 30.0
 

@@ -11,7 +11,7 @@ from ..errors import DatabaseProblem, UsageProblem
 from ..output import Format, render, render_one, say
 from ._common import DryRunOpt, FormatOpt, state
 
-app = typer.Typer(help="The database: status, upgrade, check, backup, copy.", no_args_is_help=True)
+app = typer.Typer(help="The database: status, upgrade, check, seal, backup, copy.", no_args_is_help=True)
 
 
 @app.command()
@@ -38,13 +38,27 @@ def upgrade(ctx: typer.Context) -> None:
 
 
 @app.command()
-def check(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
+def check(
+    ctx: typer.Context,
+    seal: Annotated[
+        str | None,
+        typer.Option(
+            "--seal",
+            metavar="SEAL",
+            help="A seal from `db seal`: also prove that no posting up to it was changed, removed "
+            "or inserted since.",
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
     """Prove the ledger adds up; exit 6 on any mismatch, naming each."""
+    from ..chain import Seal
     from ..services import dbadmin
 
+    sealed = Seal.parse(seal) if seal is not None else None
     db = state(ctx).database()
     with db.session() as session:
-        results = dbadmin.check(session=session, db=db)
+        results = dbadmin.check(session=session, db=db, seal=sealed)
     failed = [r for r in results if not r.ok]
     if fmt is Format.table:
         for r in results:
@@ -73,6 +87,24 @@ def check(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
             f"db check failed: {names}",
             hint="restore from a backup, or ask the developers; nothing was changed",
         )
+
+
+@app.command("seal")
+def seal_(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
+    """Print the ledger's seal (postings, last id, chain hash): keep it outside the database."""
+    from ..services import dbadmin
+
+    db = state(ctx).database()
+    with db.session() as session:
+        head = dbadmin.seal(session=session)
+    if fmt is Format.table:
+        typer.echo(head.token)
+        say(
+            f"sealed {head.count} postings up to #{head.last_id}; keep the seal outside the database "
+            "and prove it later with `loyaltyctl db check --seal SEAL`"
+        )
+    else:
+        render_one(head.as_dict(), fmt)
 
 
 @app.command()

@@ -34,10 +34,13 @@ from loyaltyctl.db import Database, resolve_url
 ALL_CHECKS = [
     "integrity",
     "foreign_keys",
+    "guards",
     "balances",
     "holds",
     "stock",
     "idempotency",
+    "keys",
+    "chain",
     "contracts",
     "quizzes",
     "leads",
@@ -98,20 +101,29 @@ def prog(template, _isolated, db_url):
 
 
 def raw(url: str, *statements: str) -> None:
-    """Tamper with the database behind loyaltyctl's back.  On PostgreSQL,
-    ``DROP TRIGGER t_no_delete`` (SQLite's name) disables ``t_append_only``
-    for the statements that follow and enables it again after them."""
+    """Tamper with the database behind loyaltyctl's back, covering the tracks
+    as a careful editor would: a trigger dropped for the edit (``DROP TRIGGER
+    t_no_delete``, SQLite's name) is put back after it, exactly as it was, so
+    that the ``guards`` check passes and the test shows what the other checks
+    find.  On PostgreSQL the statement disables ``t_append_only`` instead and
+    enables it again after the edit."""
+    from loyaltyctl.services.guards import sqlite_triggers
+
     reenable = []
-    if not url.startswith("sqlite"):
-        out = []
-        for sql in statements:
-            if sql.startswith("DROP TRIGGER "):
-                table = sql.split()[2].rsplit("_no_", 1)[0]
+    out = []
+    for sql in statements:
+        if sql.startswith("DROP TRIGGER "):
+            name = sql.split()[2]
+            if url.startswith("sqlite"):
+                out.append(sql)
+                reenable.append(sqlite_triggers()[name][1])
+            else:
+                table = name.rsplit("_no_", 1)[0]
                 out.append(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
                 reenable.append(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only")
-            else:
-                out.append(sql)
-        statements = (*out, *reenable)
+        else:
+            out.append(sql)
+    statements = (*out, *reenable)
     with connect(url) as con:
         for sql in statements:
             con.execute(sql)
@@ -226,12 +238,18 @@ def test_a_duplicated_idempotency_key(prog, cli, backend):
             )
         ],
     )
-    if backend == "sqlite":
-        out = failing(cli, "idempotency")
-    else:  # the rebuilt table has no append-only trigger either, and integrity says so
-        out = failing(cli, "integrity", "idempotency")
-        assert "append-only trigger posting_append_only is missing: posting rows can be changed" in out
+    # The rebuilt table has no append-only trigger and no CHECK either (on
+    # SQLite too: the old triggers went with posting_old), the new rows have
+    # no chain hash, and their keys are no adjustment's.
+    out = failing(cli, "guards", "idempotency", "keys", "chain")
     assert "idempotency key 'adjust:twice' is used by 2 postings" in out
+    if backend == "sqlite":
+        assert "trigger posting_no_update is not as the migrations create it: posting rows can be changed" in out
+        assert "CHECK constraint ck_posting_points_int on posting is missing" in out
+    else:
+        assert "append-only trigger posting_append_only is missing: posting rows can be changed" in out
+    assert "posting #100 'adjust:twice' has no chain hash: it was not written by loyaltyctl" in out
+    assert "posting #102 'adjust:other': not an adjustment key (adjust:REF or adjust:HOLDER:DAY:HASH)" in out
 
 
 def test_contract_points_that_do_not_match_the_rules(prog, cli):
@@ -256,8 +274,13 @@ def test_a_quiz_award_whose_posting_is_gone(prog, cli):
         "UPDATE account SET balance = balance - 400"
         " WHERE seller_id = (SELECT id FROM seller WHERE email LIKE 'bo@%')",
     )
-    out = failing(cli, "quizzes")
+    # the posting after the removed one no longer follows the one before it
+    out = failing(cli, "chain", "quizzes")
     assert "quiz Q1, bo@bolt.se: 8 correct x 50 = 400, but no posting quiz:Q1:3" in out
+    assert problems(cli, "chain") == [
+        "posting #6 'lead:1': its hash does not match its content and posting #4: "
+        "it was changed, or a posting before it was removed or inserted"
+    ]
 
 
 def test_a_quiz_posting_without_an_award(prog, cli):
@@ -307,8 +330,9 @@ def test_an_accepted_lead_without_its_posting(prog, cli):
         "UPDATE account SET balance = balance - 1000"
         " WHERE seller_id = (SELECT id FROM seller WHERE email LIKE 'britt@%')",
     )
-    out = failing(cli, "leads")
+    out = failing(cli, "chain", "leads")
     assert "lead #1 (britt@bolt.se): accepted on 2026-11-22 for 1000 points, but no posting lead:1" in out
+    assert "posting #7 'bonus:2026-10:3': its hash does not match its content and posting #5" in out
 
 
 def test_a_leaderboard_award_that_differs_from_its_bonus_posting(prog, cli):

@@ -75,6 +75,7 @@ def test_db_check_names_a_dropped_or_disabled_append_only_trigger(db, sql, cli, 
     got = json.loads(cli("db", "check", "-f", "json", ok=True).stdout)
     integrity = got["checks"][0]
     assert integrity["check"] == "integrity" and integrity["description"].startswith("PostgreSQL:")
+    assert got["checks"][2]["check"] == "guards"
     sql(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
     r = cli("db", "check")
     assert r.exit_code == 6
@@ -83,7 +84,7 @@ def test_db_check_names_a_dropped_or_disabled_append_only_trigger(db, sql, cli, 
     r = cli("db", "check")
     assert r.exit_code == 6
     assert f"append-only trigger {table}_append_only is missing" in r.stdout
-    assert "db check failed: integrity" in r.stderr
+    assert "db check failed: guards" in r.stderr
 
 
 def _serialization_failure():

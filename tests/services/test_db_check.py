@@ -31,10 +31,13 @@ def test_check_passes_on_a_good_database(prog, cli):
     assert [r.name for r in results] == [
         "integrity",
         "foreign_keys",
+        "guards",
         "balances",
         "holds",
         "stock",
         "idempotency",
+        "keys",
+        "chain",
         "contracts",
         "quizzes",
         "leads",
