@@ -163,5 +163,5 @@ def copy(
     else:
         say(
             f"copied {r.rows} rows ({r.accounts} accounts, {r.balance_total} points, {r.held_total} held) "
-            f"from {r.source} to {r.target}; counts, balances and db check agree"
+            f"from {r.source} to {r.target}; counts, balances, the seal and db check agree (seal {r.seal})"
         )

@@ -145,8 +145,8 @@ def _postgresql(session: Session, add: Callable[[str], None]) -> None:
         )
     triggers = session.exec(
         text(
-            "SELECT c.relname, t.tgname, t.tgenabled, t.tgtype, t.tgqual IS NOT NULL, cardinality(t.tgattr::int2[]), "
-            "p.proname, p.oid "
+            "SELECT c.relname, t.tgname, t.tgenabled, t.tgtype, t.tgqual IS NOT NULL, "
+            "cardinality(t.tgattr::int2[]), p.proname, p.oid "
             "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid "
             "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal ORDER BY 1, 2"
         )

@@ -65,7 +65,7 @@ class Problems:
 
 @dataclass
 class Scan:
-    head: Seal  # the chain's head as recomputed from content: count, last id, hash
+    head: Seal  # the chain's head recomputed from content alone: count, last id, hash
     chain: Problems
     keys: Problems
     seal: Problems | None  # None: no seal given
@@ -79,7 +79,7 @@ def scan(conn: Connection, *, seal: Seal | None = None, keys: bool = True) -> Sc
     """Read every posting once, in id order (see the module docstring)."""
     chain, key_problems = Problems(), Problems()
     prev = GENESIS  # the stored hash of the posting before (recomputed if it had none)
-    full = GENESIS  # the chain recomputed from content alone, up to the seal
+    full = GENESIS  # the chain recomputed from content alone
     diverged = False  # the stored chain broke before: ``full`` is no longer ``prev``
     count, prev_id = 0, None
     sealed: tuple[int, bytes] | None = None  # (count, full hash) at the sealed posting
@@ -89,42 +89,50 @@ def scan(conn: Connection, *, seal: Seal | None = None, keys: bool = True) -> Sc
     for row in rows:
         pid, account_id, points, kind, value_date, booking_date, key, actor, batch_id, stored = row[:10]
         try:
-            content = (account_id, points, kind, day(value_date), day(booking_date), key, actor, batch_id)
-            h = link(prev, *content)
+            vd, bd = day(value_date), day(booking_date)
+            h = link(prev, account_id, points, kind, vd, bd, key, actor, batch_id)
         except (ValueError, TypeError, AttributeError):
             h = None
             chain.add(
                 f"posting #{pid} {key!r}: account {account_id!r}, points {points!r} or a date "
                 f"({value_date!r}, {booking_date!r}) is not what loyaltyctl writes"
             )
-        if stored is None:
-            chain.add(f"posting #{pid} {key!r} has no chain hash: it was not written by loyaltyctl")
-        elif h is not None and bytes(stored) != h:
-            after = f"posting #{prev_id}" if prev_id is not None else "the start of the ledger"
-            chain.add(
-                f"posting #{pid} {key!r}: its hash does not match its content and {after}: "
-                "it was changed, or a posting before it was removed or inserted"
-            )
-        if pid <= limit:
-            upto += 1
-            if h is None:
-                full = b"malformed"  # cannot be the sealed hash
-            elif diverged:
-                full = link(full, *content)
+        if stored is not None:
+            stored = bytes(stored)
+        if stored is not None and stored == h:
+            if diverged:  # an extra hash, only once the stored chain broke
+                full = link(full, account_id, points, kind, vd, bd, key, actor, batch_id)
             else:
                 full = h
+            prev = stored
+        else:
+            if stored is None:
+                chain.add(f"posting #{pid} {key!r} has no chain hash: it was not written by loyaltyctl")
+            elif h is not None:
+                after = f"posting #{prev_id}" if prev_id is not None else "the start of the ledger"
+                chain.add(
+                    f"posting #{pid} {key!r}: its hash does not match its content and {after}: "
+                    "it was changed, or a posting before it was removed or inserted"
+                )
+            if h is None:
+                full = b"malformed"  # cannot be a sealed hash
+            elif diverged:
+                full = link(full, account_id, points, kind, vd, bd, key, actor, batch_id)
+            else:
+                full = h
+            diverged = True
+            prev = stored if stored is not None else (h or prev)
+        if pid <= limit:
+            upto += 1
             if pid == limit:
                 sealed = (upto, full)
-        if stored is None or h is None or bytes(stored) != h:
-            diverged = True
-        prev = bytes(stored) if stored is not None else (h or prev)
         count += 1
         prev_id = pid
         if keys:
             problem = key_problem(row)
             if problem is not None:
                 key_problems.add(f"posting #{pid} {key!r}: {problem}")
-    head = Seal(count, prev_id or 0, prev)
+    head = Seal(count, prev_id or 0, full)
     return Scan(head, chain, key_problems, None if seal is None else _seal_problems(seal, sealed, upto))
 
 
@@ -169,8 +177,10 @@ def _contract(row) -> str | None:
     cid, rev, leg = parts
     if contract_id is None:
         return f"it names no existing contract (contract #{cpk})"
-    if cid != contract_id or reference != cid:
-        return f"the key names contract {cid}, the posting contract {contract_id} (reference {reference!r})"
+    if cid != contract_id:
+        return f"the key names contract {cid}, the posting belongs to contract {contract_id}"
+    if reference != cid:
+        return f"the key names contract {cid}, the posting's reference is {reference!r}"
     if not (rev.isascii() and rev.isdigit()) or not 1 <= int(rev) <= revision:
         return f"revision {rev} is not one contract {cid} reached (it is at revision {revision})"
     if leg not in ("in", "out", "delta"):
