@@ -23,6 +23,7 @@ LINES = [
     "contracts import, first" + RATIO + r"\s+peak [0-9]+ MB",
     "contracts import, unchanged" + RATIO + r"\s+writes nothing, peak [0-9]+ MB",
     "contracts import, changes file" + RATIO + r"\s+peak [0-9]+ MB",
+    r"hash chain of the first import\s+[0-9.]+ s\s+[0-9,]+ rows/s\s+[0-9.]+% of the first import",
     r"Python start-up \+ csv.reader" + RATIO,
     r"\.\.\. \+ SELECT of the stored contracts" + RATIO,
     "SQLite writes of the first import" + RATIO,

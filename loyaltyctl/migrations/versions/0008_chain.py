@@ -12,7 +12,10 @@ chunks of ``CHUNK`` by id (memory stays flat) and written back:
   connection ever sees the table unguarded.
 * PostgreSQL: the hashes are copied (COPY) into a temporary table and applied
   with one ``UPDATE ... FROM``; the trigger ``posting_append_only`` is disabled
-  for it and enabled again, in the same transaction.
+  for it and enabled again, in the same transaction.  PostgreSQL writes a new
+  version of every row, and of its entry in every index: the three secondary
+  indexes are dropped for the update and built again after it (a sort), which
+  takes about a third of the time of updating them row by row.
 
 The column stays NULL-able (SQLite adds a NOT NULL column only by rebuilding
 the table); a posting without a hash fails ``db check``.
@@ -47,6 +50,12 @@ _SQLITE_NO_UPDATE = (
     "BEGIN SELECT RAISE(ABORT, 'postings are append-only'); END"
 )
 _FILL = "loyaltyctl_chain_fill"
+# The posting table's secondary indexes at 0007 (PostgreSQL: dropped for the update).
+_PG_INDEXES = {
+    "ix_posting_seller_value": ("seller_id", "value_date", "kind", "points"),
+    "ix_posting_account_booking_points": ("account_id", "booking_date", "points"),
+    "ix_posting_contract_pk": ("contract_pk",),
+}
 
 
 def _chunks(conn):
@@ -82,6 +91,8 @@ def upgrade() -> None:
     from loyaltyctl.pgbulk import copy_rows, uses_psycopg
 
     conn.exec_driver_sql("ALTER TABLE posting DISABLE TRIGGER posting_append_only")
+    for name in _PG_INDEXES:
+        op.drop_index(name, table_name="posting")
     if uses_psycopg(conn):
         conn.exec_driver_sql(
             f"CREATE TEMPORARY TABLE {_FILL} (id INTEGER PRIMARY KEY, h BYTEA) ON COMMIT DROP"
@@ -95,6 +106,8 @@ def upgrade() -> None:
                 sa.text("UPDATE posting SET chain_hash = :h WHERE id = :id"),
                 [{"h": h, "id": pid} for h, pid in chunk],
             )
+    for name, columns in _PG_INDEXES.items():
+        op.create_index(name, "posting", list(columns))
     conn.exec_driver_sql("ALTER TABLE posting ENABLE TRIGGER posting_append_only")
 
 
