@@ -60,6 +60,20 @@ def small_program(db: Database, *, enrolled_on: date | None = None) -> None:
     add_seller(db, "britt@bolt.se", "BOLT", enrolled_on=enrolled_on)
 
 
+def migrate_to(url: str, revision: str) -> None:
+    """Leave the (new) database behind ``url`` at an older schema ``revision``."""
+    from alembic import command
+    from alembic.config import Config
+
+    old = Database(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", "loyaltyctl:migrations")
+    with old.engine.execution_options(loyalty_write=True).begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    old.dispose()
+
+
 def balance(db: Database, ref: str) -> int:
     from loyaltyctl.services import points
 

@@ -146,20 +146,11 @@ def test_retries_are_bounded_and_stdin_is_never_read_twice(db, sql, cli, monkeyp
 def test_an_old_database_is_upgraded_in_place_with_its_rows(fresh_db, cli):
     """The same migrations upgrade either backend: a database left at 0003 with
     a partner and a rule in it reaches the head and keeps both."""
-    from alembic import command
-    from alembic.config import Config
-
-    from loyaltyctl.db import Database
+    from factories import migrate_to
 
     target = fresh_db()
     url = resolve_url(target)
-    old = Database(url)
-    cfg = Config()
-    cfg.set_main_option("script_location", "loyaltyctl:migrations")
-    with old.engine.execution_options(loyalty_write=True).begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
-    old.dispose()
+    migrate_to(url, "0003")
     raw_sql(
         url,
         "INSERT INTO rule_version (key, value, valid_from, created_at, actor) "

@@ -18,11 +18,14 @@ from loyaltyctl import ledger
 from loyaltyctl.chain import GENESIS, Seal, day, link
 from loyaltyctl.errors import UsageProblem
 
+PURE = pytest.mark.backend_independent("pure functions: the canonical text, the seal token")
+
 
 def expected_link(prev: bytes, text: str) -> bytes:
     return blake2b(prev + text.encode(), digest_size=16, person=b"loyaltyctl.chain").digest()
 
 
+@PURE
 def test_the_canonical_text_of_a_posting_is_length_prefixed_fields_in_a_fixed_order():
     first = link(GENESIS, 3, 2600, "contract", "2026-01-10", "2026-11-22", "contract:C1:1:in", "tester", 1)
     assert first == expected_link(
@@ -36,6 +39,7 @@ def test_the_canonical_text_of_a_posting_is_length_prefixed_fields_in_a_fixed_or
     assert len(second) == 16
 
 
+@PURE
 def test_moving_text_from_one_field_to_the_next_changes_the_hash():
     a = link(GENESIS, 1, 10, "adjustment", "2026-11-22", "2026-11-22", "adjust:a\n4:b", "c", None)
     b = link(GENESIS, 1, 10, "adjustment", "2026-11-22", "2026-11-22", "adjust:a", "b\n1:c", None)
@@ -48,18 +52,28 @@ def test_moving_text_from_one_field_to_the_next_changes_the_hash():
     )
 
 
+@PURE
 @pytest.mark.parametrize("bad", ["12", 1.5, None])
 def test_points_that_are_not_an_integer_cannot_be_hashed(bad):
     with pytest.raises((ValueError, TypeError)):
         link(GENESIS, 1, bad, "quiz", "2026-11-22", "2026-11-22", "k", "x", None)
 
 
+@PURE
+def test_every_kind_of_posting_has_a_key_rule_for_db_check():
+    from loyaltyctl.services.ledger_scan import KEY_RULES
+
+    assert set(KEY_RULES) == set(ledger.KINDS)
+
+
+@PURE
 def test_a_date_hashes_as_iso_text_whatever_the_driver_returns():
     from datetime import date
 
     assert day(date(2026, 1, 5)) == day("2026-01-05") == "2026-01-05"
 
 
+@PURE
 def test_a_seal_token_round_trips_and_a_mistyped_one_is_a_usage_error():
     seal = Seal(1000000, 1000123, bytes(range(16)))
     token = seal.token
@@ -206,19 +220,10 @@ def test_a_mistyped_seal_is_exit_2_and_checks_nothing(db, cli):
 def at_0007_with_postings(url: str, n: int) -> None:
     """A database left at schema 0007 holding ``n`` adjustments (+1 to +n
     points to one seller's account), written as loyaltyctl 0007 wrote them."""
-    from alembic import command
-    from alembic.config import Config
     from conftest import connect
+    from factories import migrate_to
 
-    from loyaltyctl.db import Database
-
-    old = Database(url)
-    cfg = Config()
-    cfg.set_main_option("script_location", "loyaltyctl:migrations")
-    with old.engine.execution_options(loyalty_write=True).begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0007")
-    old.dispose()
+    migrate_to(url, "0007")
     with connect(url) as con:
         con.execute(
             "INSERT INTO partner (code, name, mode, consent, status, created_at) "
