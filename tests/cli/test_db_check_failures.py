@@ -589,3 +589,16 @@ def test_a_key_that_does_not_agree_with_its_posting(prog, cli, edit, also, messa
     rebuild_chain(prog)
     out = failing(cli, *sorted(("keys", *also), key=ALL_CHECKS.index))
     assert message in out
+
+
+def test_db_seal_refuses_a_ledger_whose_chain_is_broken(prog, cli):
+    raw(prog, "DROP TRIGGER posting_no_update", "UPDATE posting SET actor = 'mallory' WHERE id = 2")
+    out = failing(cli, "chain")
+    assert "posting #2 'contract:C2:1:in': its hash does not match its content and posting #1" in out
+    r = cli("db", "seal")
+    assert r.exit_code == 6 and r.stdout == ""
+    assert r.stderr.startswith(
+        "error: the ledger's hash chain is broken (1 problem, the first: posting #2 'contract:C2:1:in': "
+        "its hash does not match its content and posting #1: it was changed, or a posting before it was "
+        "removed or inserted); no seal was made\n"
+    )
