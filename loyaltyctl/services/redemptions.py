@@ -593,3 +593,11 @@ def pending_ids(*, session: Session) -> list[str]:
 def show(*, session: Session, rid: str) -> dict:
     red = _load(session, [rid], lock=False)  # a read: no row lock (nor a write transaction)
     return _one(session, red[0].id)
+
+
+def confirm_above(*, session: Session) -> int:
+    """``redemptions review`` asks to confirm an approval costing more points
+    than this (the rule ``review_confirm_points`` in force today)."""
+    from .rules import load_rulebook
+
+    return load_rulebook(session).int("review_confirm_points", today())
