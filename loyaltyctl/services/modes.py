@@ -111,9 +111,9 @@ def refusal(session: Session, partner: Partner, new_mode: str) -> str | None:
         if own < 0:
             return (
                 f"partner {partner.code}'s pool has spent {-own} points more than its own points "
-                f"(adjustments booked on it), so {-own} of its sellers' {theirs} points are spent; moving "
-                f"them to the sellers would let them be spent again: keep {partner.code} pooled, or, if "
-                f"the office decides to give the {-own} points, book them first "
+                f"(adjustments booked on it): its sellers' points paid for them, and moving the sellers' "
+                f"{theirs} points to them would let those {-own} be spent again; keep {partner.code} "
+                f"pooled, or, if the office decides to give the {-own} points, book them first "
                 f"(`loyaltyctl points adjust {partner.code} {-own} --reason ...`)"
             )
     return None

@@ -95,10 +95,10 @@ def test_a_pool_that_spent_its_sellers_points_cannot_hand_them_to_the_sellers(db
     assert accounts(db) == {"FLIP": (100, 0)}
     reason = refused_switch(db, "individual")
     assert reason == (
-        "partner FLIP's pool has spent 1000 points more than its own points (adjustments booked on it), "
-        "so 1000 of its sellers' 1100 points are spent; moving them to the sellers would let them be "
-        "spent again: keep FLIP pooled, or, if the office decides to give the 1000 points, book them "
-        "first (`loyaltyctl points adjust FLIP 1000 --reason ...`)"
+        "partner FLIP's pool has spent 1000 points more than its own points (adjustments booked on it): "
+        "its sellers' points paid for them, and moving the sellers' 1100 points to them would let those "
+        "1000 be spent again; keep FLIP pooled, or, if the office decides to give the 1000 points, book "
+        "them first (`loyaltyctl points adjust FLIP 1000 --reason ...`)"
     )
     assert failed_checks(db) == {}
     # The office gives the 1 000 points: now the pool's own points cover what it
@@ -254,3 +254,20 @@ def test_db_check_finds_points_spent_twice_by_a_switch_of_old(db, sql, cli):
     r = cli("db", "check")
     assert r.exit_code == 6
     assert "spendable" in r.stderr
+
+
+def test_the_refused_switch_on_the_command_line(db, cli, tmp_path):
+    flip(db, "pooled")
+    earn(db, "C1", "flo@flip.se")
+    spend(db, "FLIP", "R1")
+    path = tmp_path / "partners.csv"
+    path.write_text("code,name,mode,consent\nFLIP,Partner FLIP,individual,yes\n", encoding="utf-8")
+    r = cli("partners", "import", str(path))
+    assert r.exit_code == 1
+    lines = r.stderr.splitlines()
+    assert lines[0].startswith(f"{path}:2:3: mode: partner FLIP's pool has spent 1000 points more than its own")
+    assert lines[1:] == [
+        "error: 1 invalid row: nothing was written",
+        "hint: fix the rows, or pass --skip-invalid --rejects FILE to apply the valid ones",
+    ]
+    assert accounts(db) == {"FLIP": (100, 0)}
