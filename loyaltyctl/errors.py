@@ -17,6 +17,7 @@ Exit codes (documented in the README):
 6     database problem: cannot open, corrupt, schema older/newer than this tool,
       ``db check`` found a mismatch
 7     file system problem: a file cannot be read or written, disk full
+130   interrupted (Ctrl-C)
 ====  ==========================================================================
 """
 
@@ -32,6 +33,7 @@ EXIT_REFUSED = 4
 EXIT_BUSY = 5
 EXIT_DATABASE = 6
 EXIT_IO = 7
+EXIT_INTERRUPTED = 130
 
 
 class LoyaltyError(Exception):
@@ -77,6 +79,13 @@ class DatabaseProblem(LoyaltyError):
 
 class FileProblem(LoyaltyError):
     exit_code = EXIT_IO
+
+
+class Interrupted(LoyaltyError):
+    """Ctrl-C where a command can say more than "nothing was written" (an
+    interactive queue whose earlier decisions are committed)."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from .models import Account, Batch, Posting
 POSTING = Posting.__table__
 ACCOUNT = Account.__table__
 
-KINDS = ("contract", "adjustment", "quiz", "lead", "bonus", "redemption")
+KINDS = ("contract", "adjustment", "quiz", "lead", "bonus", "redemption", "transfer")
 # Bulk writes on SQLite go through the driver's executemany (tests switch this
 # off to check that both paths store the same rows).
 DRIVER_BULK = True

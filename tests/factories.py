@@ -197,3 +197,34 @@ def posting_keys(db: Database, prefix: str) -> dict[str, tuple[int, str]]:
             )
         ).all()
     return {k: (p, v.isoformat()) for k, p, v in rows}
+
+
+def rebuild_chain(url: str) -> None:
+    """What an editor who knows the algorithm does after an edit: every
+    posting's hash computed again from the content as it now is, with the
+    append-only trigger out of the way and put back after."""
+    from conftest import connect
+
+    from loyaltyctl.chain import GENESIS, day, link
+    from loyaltyctl.services.guards import sqlite_triggers
+
+    sqlite = url.startswith("sqlite")
+    with connect(url) as con:
+        rows = con.execute(
+            "SELECT id, account_id, points, kind, value_date, booking_date, idem_key, actor, batch_id "
+            "FROM posting ORDER BY id"
+        ).fetchall()
+        con.execute(
+            "DROP TRIGGER posting_no_update"
+            if sqlite
+            else "ALTER TABLE posting DISABLE TRIGGER posting_append_only"
+        )
+        prev = GENESIS
+        for pid, account, points, kind, value, booking, key, actor, batch in rows:
+            prev = link(prev, account, points, kind, day(value), day(booking), key, actor, batch)
+            con.execute("UPDATE posting SET chain_hash = ? WHERE id = ?", (prev, pid))
+        con.execute(
+            sqlite_triggers()["posting_no_update"][1]
+            if sqlite
+            else "ALTER TABLE posting ENABLE TRIGGER posting_append_only"
+        )

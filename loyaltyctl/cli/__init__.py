@@ -21,7 +21,7 @@ import typer  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
 from .. import __version__  # noqa: E402
-from ..errors import EXIT_IO, LoyaltyError  # noqa: E402
+from ..errors import EXIT_INTERRUPTED, EXIT_IO, LoyaltyError  # noqa: E402
 from . import (  # noqa: E402
     campaigns,
     catalog,
@@ -41,7 +41,6 @@ from . import (  # noqa: E402
 from ._common import State  # noqa: E402
 
 EXIT_INTERNAL = 70
-EXIT_INTERRUPTED = 130
 
 
 def _report(exc: BaseException, db: str | None = None) -> int:

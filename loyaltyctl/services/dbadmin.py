@@ -403,6 +403,15 @@ def _seal(session: Session, r: CheckResult) -> None:
     _take(scan_of(session).seal, r)
 
 
+def _spendable(session: Session, r: CheckResult) -> None:
+    """Points spent or held beyond a balance only where a contract clawback took
+    them back (see ``services/modes.py``)."""
+    from .modes import check
+
+    for problem in check(session):
+        r.add(problem)
+
+
 CHECKS: list[tuple[str, str, Callable]] = [
     ("integrity", "SQLite integrity_check: the file's pages and indexes are sound", _integrity),
     ("foreign_keys", "SQLite foreign_key_check: every reference points to a row", _foreign_keys),
@@ -423,6 +432,11 @@ CHECKS: list[tuple[str, str, Callable]] = [
     ("leads", "every accepted lead has one posting of lead_points as of its acceptance", _leads),
     ("leaderboard", "every awarded period's stored awards match its bonus postings", _leaderboard),
     ("redemptions", "every approved redemption has its debit posting, no other has one", _redemptions),
+    (
+        "spendable",
+        "no partner's people can spend more than they earned less what they spent and hold",
+        _spendable,
+    ),
 ]
 
 

@@ -273,6 +273,24 @@ def _redemption(row) -> str | None:
     return None
 
 
+def _transfer(row) -> str | None:
+    """A mode switch's transfer: ``transfer:<batch>:<seller id>:out|in``, the
+    switch's own batch and the seller the points are attributed to."""
+    batch_id, key, seller_id = row[8], row[6], row[11]
+    parts = key[len("transfer:") :].split(":")
+    if len(parts) != 3:
+        return "not a transfer key (transfer:BATCH:SELLER:out|in)"
+    batch, seller, leg = parts
+    if batch != str(batch_id) or seller != str(seller_id):
+        return (
+            f"the key names batch {batch} and seller #{seller}, the posting batch {batch_id} "
+            f"and seller #{seller_id}"
+        )
+    if leg not in ("out", "in"):
+        return f"leg {leg!r} is not out or in"
+    return None
+
+
 # kind -> (key prefix, rule)
 KEY_RULES: dict[str, tuple[str, Callable[[tuple], str | None]]] = {
     "contract": ("contract:", _contract),
@@ -281,6 +299,7 @@ KEY_RULES: dict[str, tuple[str, Callable[[tuple], str | None]]] = {
     "lead": ("lead:", _lead),
     "bonus": ("bonus:", _bonus),
     "redemption": ("redemption:", _redemption),
+    "transfer": ("transfer:", _transfer),
 }
 
 

@@ -27,7 +27,7 @@ import json
 
 import pytest
 from conftest import TODAY, Cli, build_template, connect
-from factories import REWARDS, balance, contract, import_contracts, load_catalog, small_program
+from factories import REWARDS, balance, contract, import_contracts, load_catalog, rebuild_chain, small_program
 
 from loyaltyctl.db import Database, resolve_url
 
@@ -46,6 +46,7 @@ ALL_CHECKS = [
     "leads",
     "leaderboard",
     "redemptions",
+    "spendable",  # broken on purpose in tests/services/test_mode_switch.py (a switch of old, by raw SQL)
 ]
 
 
@@ -373,35 +374,6 @@ def test_a_debit_of_the_wrong_size(prog, cli):
 #
 # Postings of the program above, by id: 1-4 contracts C1-C4, 5 quiz:Q1:3 (bo),
 # 6 lead:1 (britt), 7-9 the bonuses of 2026-10, 10 redemption:R000001 (ACME).
-
-
-def rebuild_chain(url: str) -> None:
-    """What an editor who knows the algorithm does after an edit: every
-    posting's hash computed again from the content as it now is, with the
-    append-only trigger out of the way and put back after."""
-    from loyaltyctl.chain import GENESIS, day, link
-    from loyaltyctl.services.guards import sqlite_triggers
-
-    sqlite = url.startswith("sqlite")
-    with connect(url) as con:
-        rows = con.execute(
-            "SELECT id, account_id, points, kind, value_date, booking_date, idem_key, actor, batch_id "
-            "FROM posting ORDER BY id"
-        ).fetchall()
-        con.execute(
-            "DROP TRIGGER posting_no_update"
-            if sqlite
-            else "ALTER TABLE posting DISABLE TRIGGER posting_append_only"
-        )
-        prev = GENESIS
-        for pid, account, points, kind, value, booking, key, actor, batch in rows:
-            prev = link(prev, account, points, kind, day(value), day(booking), key, actor, batch)
-            con.execute("UPDATE posting SET chain_hash = ? WHERE id = ?", (prev, pid))
-        con.execute(
-            sqlite_triggers()["posting_no_update"][1]
-            if sqlite
-            else "ALTER TABLE posting ENABLE TRIGGER posting_append_only"
-        )
 
 
 BO = "(SELECT id FROM account WHERE seller_id = (SELECT id FROM seller WHERE email = 'bo@bolt.se'))"

@@ -264,6 +264,8 @@ def test_quiz_file_correct_and_taken_on_are_strict(prog, cli):
         ("lead_points", str(2**63), "is more than 1 000 000 000"),
         ("lead_points", "1" + "0" * 30, "is more than 1 000 000 000"),
         ("leaderboard_settle_days", "366", "is more than 365 days"),
+        ("review_confirm_points", "1000000001", "is more than 1 000 000 000"),
+        ("review_confirm_points", "-1", "may not be negative"),
         ("monthly_bonus", "5000,3000,0", "must be positive whole numbers"),
         (
             "monthly_bonus",
@@ -290,6 +292,8 @@ def test_rules_set_accepts_the_edges(db, cli):
         ("lead_points", "0"),
         ("lead_points", "1_000_000"),
         ("leaderboard_settle_days", "365"),
+        ("review_confirm_points", "0"),
+        ("review_confirm_points", "1_000_000_000"),
         ("monthly_bonus", "5000,5000,1000"),  # equal prizes are fine
         ("yearly_bonus", ",".join(["1000000"] * 100)),
     ]:

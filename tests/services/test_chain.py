@@ -67,6 +67,28 @@ def test_every_kind_of_posting_has_a_key_rule_for_db_check():
 
 
 @PURE
+@pytest.mark.parametrize(
+    ("key", "batch", "seller", "problem"),
+    [
+        ("transfer:7:3:out", 7, 3, None),
+        ("transfer:7:3:in", 7, 3, None),
+        ("transfer:8:3:out", 7, 3, "the key names batch 8 and seller #3, the posting batch 7 and seller #3"),
+        ("transfer:7:4:in", 7, 3, "the key names batch 7 and seller #4, the posting batch 7 and seller #3"),
+        ("transfer:7:3:sideways", 7, 3, "leg 'sideways' is not out or in"),
+        ("transfer:7:3", 7, 3, "not a transfer key (transfer:BATCH:SELLER:out|in)"),
+    ],
+)
+def test_a_mode_switch_transfer_key_names_its_batch_and_seller(key, batch, seller, problem):
+    from loyaltyctl.services.ledger_scan import key_problem
+
+    # The scanned row: id, account, points, kind, value date, booking date, key,
+    # actor, batch, hash, reference, seller, ...
+    row = (1, 2, 1000, "transfer", "2026-11-22", "2026-11-22", key, "x", batch, b"", "FLIP", seller)
+    row += (None,) * 4
+    assert key_problem(row) == problem
+
+
+@PURE
 def test_a_date_hashes_as_iso_text_whatever_the_driver_returns():
     from datetime import date
 

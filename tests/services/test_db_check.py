@@ -43,6 +43,7 @@ def test_check_passes_on_a_good_database(prog, cli):
         "leads",
         "leaderboard",
         "redemptions",
+        "spendable",
     ]
     assert all(r.ok for r in results)
     r = cli("db", "check", ok=True)
