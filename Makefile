@@ -47,7 +47,7 @@ test-fast: $(STAMP)
 	LOYALTYCTL_TEST_BACKENDS=sqlite $(BIN)/python -m pytest -q -n 2 -m "not slow" $(FAST)
 
 docs: $(STAMP)
-	$(BIN)/cog -r -q docs/*.md
+	$(BIN)/cog -r --verbosity=1 docs/*.md
 
 docs-serve: $(STAMP)
 	$(BIN)/mkdocs serve

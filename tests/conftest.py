@@ -49,7 +49,9 @@ SQLITE_ONLY = os.environ.get("LOYALTYCTL_TEST_BACKENDS", "").strip() == "sqlite"
 PG_URL = "" if SQLITE_ONLY else os.environ.get("LOYALTYCTL_TEST_POSTGRES_URL", "").strip()
 REQUIRE_PG = not SQLITE_ONLY and os.environ.get("LOYALTYCTL_REQUIRE_POSTGRES", "") not in ("", "0")
 PG_SKIP = (
-    "PostgreSQL half skipped: set LOYALTYCTL_TEST_POSTGRES_URL "
+    "PostgreSQL not used: LOYALTYCTL_TEST_BACKENDS=sqlite (make test-fast)"
+    if SQLITE_ONLY
+    else "PostgreSQL half skipped: set LOYALTYCTL_TEST_POSTGRES_URL "
     "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres) to run it"
 )
 
