@@ -495,6 +495,12 @@ def test_the_examples_run_on_the_demo_database(path, demo, tmp_path):
     (work / "demo").mkdir(parents=True)
     shutil.copyfile(demo / "loyalty.db", work / "demo" / "loyalty.db")
     (work / "sample_data").symlink_to(ROOT / "sample_data")
+    # `. .venv/bin/activate`, as after `make demo`: this interpreter's environment.
+    if (Path(sys.prefix) / "bin" / "activate").is_file():
+        (work / ".venv").symlink_to(sys.prefix)
+    else:
+        (work / ".venv" / "bin").mkdir(parents=True)
+        (work / ".venv" / "bin" / "activate").write_text(f'PATH="{Path(sys.executable).parent}:$PATH"\n')
     env = _example_env()
     env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
 
