@@ -33,11 +33,9 @@ demo: $(STAMP)
 	@echo "== Building demo/loyalty.db from sample_data/ (sample_data/demo.sh; about a minute)"
 	@PATH="$(CURDIR)/$(BIN):$$PATH" sh sample_data/demo.sh
 
-# Two processes (pytest-xdist); every test runs on both backends.  loadgroup keeps
-# the documentation examples (xdist_group "demo") in one process, which builds
-# the demo database once.
+# Two processes (pytest-xdist); every test runs on both backends.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2
 
 # The edit-test loop: the suite without the tests marked slow (benchmark smoke
 # run, hypothesis state machines and properties, kill -9, concurrency, the

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import difflib
+import fcntl
 import html.parser
 import os
 import re
@@ -428,21 +429,33 @@ def test_every_loyaltyctl_line_in_the_documentation_parses(path):
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Path:
-    """The demo database, built by sample_data/demo.sh as `make demo` builds it."""
-    out = tmp_path_factory.mktemp("demo") / "demo"
-    env = _example_env()
-    env.pop("LOYALTYCTL_DB")
-    env.pop("LOYALTYCTL_TODAY")  # demo.sh pins its own
-    done = subprocess.run(
-        ["sh", str(ROOT / "sample_data" / "demo.sh"), str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, f"sample_data/demo.sh failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    assert "ok   balances:" in done.stdout and "== Where to go next" in done.stdout
-    assert "docs/" in done.stdout.split("== Where to go next", 1)[1]
+    """The demo database, built by sample_data/demo.sh as `make demo` builds it:
+    once per test run, shared by the xdist workers (a file lock in the run's
+    base directory; xdist's own grouping is not relied on, see
+    pytest-dev/pytest-xdist#1386)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the directory the workers of this run share
+    out, built = base / "demo", base / "demo.built"
+    with open(base / "demo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            env = _example_env()
+            env.pop("LOYALTYCTL_DB")
+            env.pop("LOYALTYCTL_TODAY")  # demo.sh pins its own
+            done = subprocess.run(
+                ["sh", str(ROOT / "sample_data" / "demo.sh"), str(out)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert done.returncode == 0, (
+                f"sample_data/demo.sh failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
+            assert "ok   balances:" in done.stdout and "== Where to go next" in done.stdout
+            assert "docs/" in done.stdout.split("== Where to go next", 1)[1]
+            built.write_text(done.stdout)
     return out
 
 
@@ -487,7 +500,6 @@ def _merge(documented: list[str], printed: list[str]) -> list[str] | None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("demo")
 @pytest.mark.parametrize("path", RUNNABLE, ids=rel)
 def test_the_examples_run_on_the_demo_database(path, demo, tmp_path):
     """Each page's examples, in order, on its own copy of the demo database."""
