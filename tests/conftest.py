@@ -43,10 +43,15 @@ from loyaltyctl.db import Database, resolve_url
 TODAY = "2026-11-22"
 ROOT = Path(__file__).resolve().parent.parent
 
-PG_URL = os.environ.get("LOYALTYCTL_TEST_POSTGRES_URL", "").strip()
-REQUIRE_PG = os.environ.get("LOYALTYCTL_REQUIRE_POSTGRES", "") not in ("", "0")
+# `make test-fast` sets LOYALTYCTL_TEST_BACKENDS=sqlite: the PostgreSQL half is
+# deselected (not even skipped), whatever LOYALTYCTL_TEST_POSTGRES_URL says.
+SQLITE_ONLY = os.environ.get("LOYALTYCTL_TEST_BACKENDS", "").strip() == "sqlite"
+PG_URL = "" if SQLITE_ONLY else os.environ.get("LOYALTYCTL_TEST_POSTGRES_URL", "").strip()
+REQUIRE_PG = not SQLITE_ONLY and os.environ.get("LOYALTYCTL_REQUIRE_POSTGRES", "") not in ("", "0")
 PG_SKIP = (
-    "PostgreSQL half skipped: set LOYALTYCTL_TEST_POSTGRES_URL "
+    "PostgreSQL not used: LOYALTYCTL_TEST_BACKENDS=sqlite (make test-fast)"
+    if SQLITE_ONLY
+    else "PostgreSQL half skipped: set LOYALTYCTL_TEST_POSTGRES_URL "
     "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres) to run it"
 )
 
@@ -80,6 +85,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if SQLITE_ONLY:
+        pg = [
+            i
+            for i in items
+            if getattr(i, "callspec", None) and i.callspec.params.get("backend") == "postgresql"
+        ]
+        if pg:
+            config.hook.pytest_deselected(items=pg)
+            items[:] = [i for i in items if i not in set(pg)]
+        return
     if PG_URL:
         return
     # A skip mark (not a skip inside a fixture): -ra folds these to one line per file.
@@ -91,6 +106,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    if SQLITE_ONLY:
+        return "backends: sqlite only (LOYALTYCTL_TEST_BACKENDS=sqlite: the PostgreSQL half is deselected)"
     return "backends: sqlite, " + (
         "postgresql (LOYALTYCTL_TEST_POSTGRES_URL)" if PG_URL else "postgresql SKIPPED"
     )

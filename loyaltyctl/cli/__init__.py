@@ -21,7 +21,7 @@ import typer  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
 from .. import __version__  # noqa: E402
-from ..errors import EXIT_INTERRUPTED, EXIT_IO, LoyaltyError  # noqa: E402
+from ..errors import EXIT_DATABASE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_IO, LoyaltyError  # noqa: E402
 from . import (  # noqa: E402
     campaigns,
     catalog,
@@ -39,8 +39,6 @@ from . import (  # noqa: E402
     statements,
 )
 from ._common import State  # noqa: E402
-
-EXIT_INTERNAL = 70
 
 
 def _report(exc: BaseException, db: str | None = None) -> int:
@@ -71,7 +69,7 @@ def _report(exc: BaseException, db: str | None = None) -> int:
         return _report(describe_db_error(exc, resolve_url(db)))
     if isinstance(exc, SQLAlchemyError):
         say(f"error: database: {str(exc).splitlines()[0]}")
-        return 6
+        return EXIT_DATABASE
     say(
         f"internal error: {type(exc).__name__}: {exc} "
         "(a bug in loyaltyctl; nothing was committed; LOYALTYCTL_DEBUG=1 shows the traceback)"

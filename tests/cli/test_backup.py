@@ -37,6 +37,7 @@ def counts(path) -> tuple[int, int, int]:
         )
 
 
+@pytest.mark.slow  # concurrency: a real import while backing up
 def test_backup_while_another_process_imports(db, tmp_path, sub, cli):
     small_program(db)
     db.dispose()

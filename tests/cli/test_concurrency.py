@@ -9,11 +9,14 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import connect, hold_write_lock
 from factories import HEADER, small_program
 from sqlalchemy import func, select
 
 from loyaltyctl.models import Account, Contract, Posting
+
+pytestmark = pytest.mark.slow  # concurrency: real processes racing for the write lock
 
 ROWS = 300
 SELLERS = [

@@ -118,4 +118,4 @@ def test_every_command_reports_corruption_in_one_line(name, damaged, db_path, tm
         assert stdout == ""
     # nothing was written anywhere
     assert not (tmp_path / "copy.db").exists() and not (tmp_path / "copy.db.partial").exists()
-    assert not (tmp_path / "st").exists() or list((tmp_path / "st").iterdir()) == []
+    assert not (tmp_path / "st").exists()  # statements export fails before making its directory

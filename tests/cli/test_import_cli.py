@@ -537,6 +537,7 @@ def test_formula_text_is_neutralised_in_csv_output(prog, cli):
 # -- a real process with a real pipe ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # real processes through a pipe
 def test_stdin_pipe_works_like_a_file(prog, sub, cli):
     p = sub("contracts", "import", "-", input=(HEADER + THREE).encode())
     assert (p.returncode, p.stderr) == (0, b"")
@@ -544,6 +545,7 @@ def test_stdin_pipe_works_like_a_file(prog, sub, cli):
     assert state(cli)[1] == {"ACME": 1100, "bo@bolt.se": 2600 + 2600}
 
 
+@pytest.mark.slow  # a real process through a pipe
 def test_stdin_pipe_windows_1252_semicolon_file(prog, sub, cli):
     p = sub("contracts", "import", "-", input=CP1252_SEMI)
     assert p.returncode == 0, p.stderr
@@ -553,6 +555,7 @@ def test_stdin_pipe_windows_1252_semicolon_file(prog, sub, cli):
     assert state(cli)[1]["bo@bolt.se"] == 2600 + 12445
 
 
+@pytest.mark.slow  # real processes through a pipe
 @pytest.mark.parametrize(
     ("args", "data", "code", "first_line"),
     [
@@ -583,6 +586,7 @@ def test_stdin_pipe_failures_are_one_line_no_traceback(prog, sub, cli, args, dat
     assert state(cli) == BEFORE
 
 
+@pytest.mark.slow  # a real process, a 1 MB field
 def test_a_field_over_the_csv_limit_is_refused_without_hanging(prog, sub, cli):
     row = "N1,BOLT,bo@bolt.se,2026-01-10,1000," + "x" * 131073 + ",started\n"
     p = sub("contracts", "import", "-", input=(HEADER + THREE + row).encode(), timeout=30)

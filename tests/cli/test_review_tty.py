@@ -12,6 +12,8 @@ import pytest
 from conftest import connect
 from factories import rewards_program
 
+pytestmark = pytest.mark.slow  # real pseudo-terminals
+
 LOYALTYCTL = Path(sys.executable).parent / "loyaltyctl"
 
 

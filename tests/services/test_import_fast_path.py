@@ -17,7 +17,7 @@ from datetime import date
 
 import pytest
 from factories import HEADER, add_seller, csv_input, enroll, import_contracts, small_program
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from loyaltyctl import ledger
@@ -168,8 +168,8 @@ def rows(draw) -> list[str]:
 @given(rows())
 def test_fast_parse_agrees_with_the_full_parse(lookups, fields):
     both = _both(lookups, fields)
-    if both is not None:
-        assert both[0] == both[1]
+    assume(both is not None)  # an all-blank line is skipped before either parse
+    assert both[0] == both[1]
 
 
 def test_plain_rows_take_the_fast_path(lookups, monkeypatch):

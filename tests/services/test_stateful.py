@@ -519,6 +519,7 @@ SETTINGS = settings(
 )
 
 
+@pytest.mark.slow  # the hypothesis state machine (20-40 s)
 def test_program(backend, request):
     """The machine on each backend.  On PostgreSQL every example empties the
     test database and builds the same small program as the SQLite template."""
