@@ -101,8 +101,17 @@ def test_a_writer_that_cannot_get_the_lock_exits_5_with_one_line(db, db_url, tmp
 
 
 def test_processes_creating_a_new_database_at_once_all_succeed(fresh_db, cli):
+    """Three `db init` at once (a provisioning script run twice, say): one
+    creates the database, the others find it made; then three writers."""
     fresh = fresh_db()
     env = {"LOYALTYCTL_DB": str(fresh)}
+    inits = [popen("db", "init", "-f", "json", env=env) for _ in range(3)]
+    made = []
+    for p in inits:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err.decode()
+        made.append(json.loads(out)["created"])
+    assert sorted(made) == [False, False, True]
     procs = [popen("partners", "enroll", f"P{n}", "--name", f"Partner {n}", env=env) for n in range(3)]
     for p in procs:
         _, err = p.communicate(timeout=60)

@@ -73,6 +73,7 @@ def test_partners_list_round_trips_through_partners_import(db, cli, tmp_path):
     path = tmp_path / "export.csv"
     path.write_text(export, encoding="utf-8")
     other = str(tmp_path / "other.db")
+    cli("--db", other, "db", "init", ok=True)
     r = cli("--db", other, "partners", "import", str(path), ok=True)
     assert "note: ignored columns: status, sellers, points" in r.stderr
     assert as_json(cli("--db", other, "partners", "list", "-f", "json")) == listed
@@ -105,6 +106,7 @@ def test_sellers_list_round_trips_through_sellers_import(db, cli, tmp_path):
     path = tmp_path / "export.csv"
     path.write_text(export, encoding="utf-8")
     other = str(tmp_path / "other.db")
+    cli("--db", other, "db", "init", ok=True)
     cli("--db", other, "partners", "import", str(tmp_path / "p.csv"), ok=True)
     r = cli("--db", other, "sellers", "import", str(path), ok=True)
     assert "note: ignored columns: mode, active, balance" in r.stderr
@@ -147,6 +149,7 @@ def test_catalog_list_round_trips_through_catalog_import(db, cli, tmp_path):
     path = tmp_path / "export.csv"
     path.write_text(export, encoding="utf-8")
     other = str(tmp_path / "other.db")
+    cli("--db", other, "db", "init", ok=True)
     cli("--db", other, "catalog", "import", str(path), ok=True)
     assert as_json(cli("--db", other, "catalog", "list", "--all", "-f", "json")) == listed
     again = as_json(cli("catalog", "import", str(path), "-f", "json"))

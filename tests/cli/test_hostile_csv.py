@@ -191,7 +191,7 @@ def template(backend, request, tmp_path_factory):
         os.environ["LOYALTYCTL_TODAY"] = TODAY
         try:
             database = Database(resolve_url(target))
-            database.ensure_schema()
+            database.init()
             rewards_program(database)
             create_quiz(database, "Q1", questions=10, points=50)
             database.dispose()
