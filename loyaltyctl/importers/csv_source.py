@@ -88,6 +88,21 @@ def _fault(line: str, delimiter: str) -> tuple[int, str]:
         col += 1
 
 
+def text_encoding(name: str) -> str:
+    """The codec name of ``--encoding``: a text encoding Python knows.  An
+    unknown name, or a codec that is no text encoding (``rot13``, ``base64``,
+    ``zlib``: they map str to str or bytes to bytes), is a usage error."""
+    hint = "e.g. utf-8, cp1252, utf-16"
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise UsageProblem(f"--encoding {name!r}: unknown encoding", hint=hint) from None
+    # CodecInfo._is_text_encoding is how bytes.decode() itself tells them apart.
+    if not getattr(info, "_is_text_encoding", True) or info.incrementaldecoder is None:
+        raise UsageProblem(f"--encoding {name!r}: not a text encoding (bytes to text)", hint=hint)
+    return info.name
+
+
 class StructuralError(InvalidInput):
     """The file itself cannot be read further (encoding, quoting, header)."""
 
@@ -152,16 +167,14 @@ class CsvInput:
             yield chunk
         self.sha256 = digest.hexdigest()
 
+    def __post_init__(self) -> None:
+        if self.encoding:
+            self.encoding = text_encoding(self.encoding)
+
     def _text_chunks(self) -> Iterator[str]:
         raw = self._raw_chunks()
         if self.encoding:
-            try:
-                name = codecs.lookup(self.encoding).name
-            except LookupError:
-                raise UsageProblem(
-                    f"--encoding {self.encoding!r}: unknown encoding",
-                    hint="e.g. utf-8, cp1252, utf-16",
-                ) from None
+            name = self.encoding
             # A BOM is no part of the data, whatever the file says it is.
             decoder = codecs.getincrementaldecoder("utf-8-sig" if name == "utf-8" else name)(errors="strict")
             self.encoding_used = name
@@ -410,8 +423,11 @@ class CsvInput:
         self.ignored_columns = [h for h in self.header if aliases.get(h, h) not in known]
 
     def column_of(self, name: str) -> int:
-        """1-based column number of a known column."""
-        return self.columns[name] + 1
+        """1-based column number of a known column; 0 (the row as a whole) for
+        an optional column the file left out, which a problem may still name
+        (a partner switched to individual mode by a file without `consent`)."""
+        i = self.columns.get(name)
+        return 0 if i is None else i + 1
 
 
 def check_width(src: CsvInput, record: Record) -> RowError | None:

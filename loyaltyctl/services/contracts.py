@@ -408,7 +408,7 @@ def import_contracts(
     on_reject: RejectSink | None = None,
     chunk_rows: int = CHUNK_ROWS,
     command: str = "contracts import",
-    force: bool = False,
+    reapply: bool = False,
 ) -> BatchSummary:
     """Import a contracts file (see the module docstring).  Returns the summary;
     raises ``RowsRejected`` (after which the caller rolls back) when a row is
@@ -439,7 +439,7 @@ def import_contracts(
             if len(pending) < PREFETCH_ROWS:
                 break
     run.flush()
-    return run.close(force=force, skip_invalid=skip_invalid)
+    return run.close(reapply=reapply, skip_invalid=skip_invalid)
 
 
 class _Import:
@@ -828,7 +828,7 @@ class _Import:
             "updated_at": self.stamp,
         }
 
-    def close(self, *, force: bool, skip_invalid: bool) -> BatchSummary:
+    def close(self, *, reapply: bool, skip_invalid: bool) -> BatchSummary:
         self.ledger.flush()
         if self.raw is not None and self.summary.batch_id is not None:
             # Fresh statistics for the query planner where SQLite sees the need;
@@ -838,7 +838,7 @@ class _Import:
         summary = self.summary
         summary.start(self.src)
         summary.points_posted = self.ledger.posted_points
-        _close_batch(self.session, summary, self.src, touched=self.touched, force=force)
+        _close_batch(self.session, summary, self.src, touched=self.touched, reapply=reapply)
         if self.src.encoding_used == "cp1252" and not self.src.encoding:
             summary.notes.append("the file is not UTF-8: read as Windows-1252 (Excel's ANSI CSV)")
         return summary.finish(skip_invalid=skip_invalid)
@@ -1109,14 +1109,14 @@ class _RawWriter:
 
 
 def _close_batch(
-    session: Session, summary: BatchSummary, src: CsvInput, *, touched: dict[int, list[str]], force: bool
+    session: Session, summary: BatchSummary, src: CsvInput, *, touched: dict[int, list[str]], reapply: bool
 ) -> None:
     """Record the file's digest and summary; note an identical earlier file.
 
     Re-running a file imported before is harmless, but only while nothing
     newer came in: if it would change contracts that a *later* batch changed
     (a cancellation that came after it, say), it would turn the clock back.
-    That is refused unless ``force``.
+    That is refused unless ``reapply``.
     """
     import json
 
@@ -1130,7 +1130,7 @@ def _close_batch(
         if src.sha256
         else None
     )
-    if earlier is not None and summary.changed and not force:
+    if earlier is not None and summary.changed and not reapply:
         later = sorted(cid for bid, cids in touched.items() if bid > earlier.id for cid in cids)
         if later:
             from ..errors import Refused
@@ -1140,7 +1140,7 @@ def _close_batch(
                 f"{src.name} was imported before (batch {earlier.id}, {earlier.started_at:%Y-%m-%d %H:%M}); "
                 f"since then later imports changed {len(later)} of its contracts ({shown}), "
                 "and importing it again would undo those changes; nothing was written",
-                hint="import the newest file instead, or pass --force to re-apply this one",
+                hint="import the newest file instead, or pass --reapply to re-apply this one",
             )
     if earlier is not None and not summary.changed:
         summary.notes.append(
