@@ -40,6 +40,44 @@ FIELD_LIMIT = csv.field_size_limit()
 MAX_LINE = 8 * FIELD_LIMIT
 
 
+# No import format has more than a handful of columns (the widest file, a
+# rejects file of `sellers list`, has 8; an export with extra columns, which
+# are ignored, has a few dozen).  A line with more fields than this is refused
+# before the csv module splits it: each field costs some 60 bytes however
+# short it is, so a line of a million commas would hold 50 MB, and the rows an
+# import keeps for a batch (2 000) would multiply that.
+MAX_FIELDS = 256
+
+
+def _excess_field(line: str, delimiter: str) -> int:
+    """The column (1-based) of the first field past ``MAX_FIELDS`` on
+    ``line``, else 0.  Fields are counted as the csv module splits them: a
+    delimiter inside a quoted field does not count.  A short line (the usual
+    case) is answered from its length alone."""
+    if len(line) <= MAX_FIELDS or line.count(delimiter) < MAX_FIELDS:
+        return 0
+    n, i, col = len(line), 0, 1
+    while i < n:
+        if line[i] == '"':  # a quoted field: to its closing quote ("" is a quote inside)
+            j = i + 1
+            while True:
+                k = line.find('"', j)
+                if k < 0:
+                    return 0  # a quote left open: the csv module names that
+                if line[k + 1 : k + 2] != '"':
+                    break
+                j = k + 2
+            i = k + 1
+        k = line.find(delimiter, i)
+        if k < 0:
+            return 0
+        col += 1
+        if col > MAX_FIELDS:
+            return col
+        i = k + 1
+    return 0
+
+
 _NUL_HINT = "a text file has no NUL bytes: is it UTF-16 (pass --encoding utf-16) or not a CSV file?"
 
 
@@ -324,8 +362,13 @@ class CsvInput:
         raw: list[str] = []  # the lines of the record being read
 
         def all_lines() -> Iterator[str]:
+            number = 1 + offset
+            self._check_fields(first_line, number)
             yield first_line
             for line in lines:
+                number += 1
+                if len(line) > MAX_FIELDS:
+                    self._check_fields(line, number)
                 raw.append(line)
                 yield line
 
@@ -386,6 +429,14 @@ class CsvInput:
                         hint=_NUL_HINT,
                     )
             yield Record(start, fields, columns)
+
+    def _check_fields(self, line: str, number: int) -> None:
+        col = _excess_field(line, self.delimiter)
+        if col:
+            raise StructuralError(
+                RowError(self.name, number, col, "", f"more than {MAX_FIELDS} fields on one line"),
+                hint="is this the right file? (no import format has more than a few columns)",
+            )
 
     def _colname(self, col: int) -> str:
         return self.header[col - 1] if 0 < col <= len(self.header) else ""

@@ -52,6 +52,12 @@ CHUNK_ROWS = 2000
 # without parsing (see ``_Import.take_all``).  Off: every row is parsed.
 _COMPARE_RAW = True
 PREFETCH_ROWS = 2000
+# Rows held at once (read ahead, or waiting in a chunk) are bounded by the
+# input they came from as well as by their number: 2 000 rows with wide
+# ignored columns (a line may be 1 MiB) would otherwise hold gigabytes.  The
+# bytes read since a batch began are counted (CsvInput.bytes_read), which
+# costs nothing per row.
+HELD_BYTES = 4 << 20
 
 _SELECT_EXISTING = select(
     CONTRACT.c.id,
@@ -418,7 +424,7 @@ def import_contracts(
     if run.raw is None or not _COMPARE_RAW:
         for record in records:
             run.take(record)
-            if len(run.chunk) >= chunk_rows:
+            if run.full(chunk_rows):
                 run.flush()
     else:
         while True:
@@ -426,17 +432,19 @@ def import_contracts(
             # import only after the rows before it were taken, as row by row.
             pending: list[Record] = []
             failure: Exception | None = None
+            more, start = False, src.bytes_read
             try:
                 for record in records:
                     pending.append(record)
-                    if len(pending) >= PREFETCH_ROWS:
+                    if len(pending) >= PREFETCH_ROWS or src.bytes_read - start >= HELD_BYTES:
+                        more = True
                         break
             except Exception as exc:
                 failure = exc
             run.take_all(pending, chunk_rows)
             if failure is not None:
                 raise failure
-            if len(pending) < PREFETCH_ROWS:
+            if not more:
                 break
     run.flush()
     return run.close(reapply=reapply, skip_invalid=skip_invalid)
@@ -477,6 +485,7 @@ class _Import:
         # batch that last changed a contract -> contracts this import changes again
         self.touched: dict[int, list[str]] = {}
         self.chunk: dict[str, Row] = {}
+        self.chunk_from = 0  # src.bytes_read when the chunk was last written
         self.fast: _FastParse | None = None
         self.raw = _RawWriter.open(session)
         # The re-import path: the stored contracts of the records read ahead
@@ -505,7 +514,7 @@ class _Import:
         try:
             for record in records:
                 self.take(record)
-                if len(self.chunk) >= chunk_rows:
+                if self.full(chunk_rows):
                     self.flush()
         finally:
             self.pre, self.pre_ids = None, set()
@@ -626,9 +635,15 @@ class _Import:
             self.earning.points(row.amount_ore, row.start_date, row.product),
         )
 
+    def full(self, chunk_rows: int) -> bool:
+        """The chunk holds ``chunk_rows`` rows, or rows from ``HELD_BYTES`` of
+        input: time to write it."""
+        return len(self.chunk) >= chunk_rows or self.src.bytes_read - self.chunk_from >= HELD_BYTES
+
     def flush(self) -> None:
         rows = list(self.chunk.values())
         self.chunk.clear()
+        self.chunk_from = self.src.bytes_read
         if not rows:
             return
         if self.pg is None and self.raw is not None and _COMPARE_RAW:
