@@ -176,16 +176,16 @@ def parse_bool(text: str) -> bool:
     raise FieldError(f"{text!r} is not yes/no, true/false or 1/0")
 
 
-_EMAIL = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
-
-
 def parse_email(text: str) -> str:
-    value = unneutralise(text.strip()).lower()
-    if not value:
-        raise FieldError("empty")
-    if len(value) > 254 or not _EMAIL.match(value):
-        raise FieldError(f"{text!r} is not an email address")
-    return value
+    """A seller's (or partner's) address, normalised (see ``identities``):
+    NFC and case-folded; an invisible or format character, or bad syntax, is
+    refused with the reason."""
+    from ..identities import BadEmail, normalise_email
+
+    try:
+        return normalise_email(unneutralise(text.strip()))
+    except BadEmail as exc:
+        raise FieldError(str(exc)) from None
 
 
 def parse_code(text: str, *, what: str = "code", max_len: int = 64) -> str:

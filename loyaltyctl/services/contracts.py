@@ -34,6 +34,7 @@ from sqlmodel import Session
 from .. import ledger as _ledger
 from ..clock import now, today
 from ..errors import RowError
+from ..identities import Lookalikes
 from ..importers import fields as F
 from ..importers.csv_source import CsvInput, Record, check_width
 from ..ledger import Entry, Ledger, _processor, new_batch
@@ -124,6 +125,14 @@ class Lookups:
         }
         self.seller_email = {sid: email for email, (sid, _, _) in self.sellers.items()}
         self.accounts = AccountIds.load(session)
+        self._twins: Lookalikes | None = None
+
+    def twins(self) -> Lookalikes:
+        """The sellers' addresses by confusable skeleton, built when a row
+        first names an unknown seller (never on the rows that name a known one)."""
+        if self._twins is None:
+            self._twins = Lookalikes(self.sellers)
+        return self._twins
 
     def routed(self, partner_id: int, seller_id: int) -> int | None:
         """The account the seller's points go to under the partner's current
@@ -178,7 +187,9 @@ def _parse(src: CsvInput, record: Record, look: Lookups, today_: date) -> Row | 
     seller = look.sellers.get(email) if isinstance(email, str) else None
     if isinstance(email, str):
         if seller is None:
-            err("seller_email", f"unknown seller {email}")
+            twin = look.twins().twin(email)
+            look_alike = f" (it looks like the address of seller {twin}: a look-alike)" if twin else ""
+            err("seller_email", f"unknown seller {email}{look_alike}")
         else:
             if partner is not None and seller[1] != partner[0]:
                 err(
