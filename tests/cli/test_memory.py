@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 from factories import small_program
 
@@ -51,6 +52,7 @@ def peak(stdin_path, *args: str) -> tuple[int, float, str]:
     return int(code), int(kib) / 1024, r.stderr.decode()
 
 
+@pytest.mark.backend_independent("the line is refused by the CSV reading layer")
 def test_sixty_lines_of_a_million_commas_are_refused_at_the_first(db, tmp_path):
     """60 MB on stdin took 523 MB (1 000 such lines: 7.9 GB): each line became
     a million fields.  Now the line is refused before it is split, a

@@ -240,15 +240,15 @@ SECRET = "Hush-8472-pw"
         f"postgres://postgres:{SECRET.replace('-', '%2D')}@127.0.0.1:1/loyalty",
     ],
 )
-def test_a_password_anywhere_in_the_url_is_never_printed(url, sub):
-    """A real connection failure (nothing listens on port 1), in a real
-    process: the message names the database with every password masked."""
-    r = sub("--db", url, "points", "balance")
-    err = r.stderr.decode()
-    assert r.returncode == 6, err
+def test_a_password_anywhere_in_the_url_is_never_printed(url, cli):
+    """A real connection failure (nothing listens on port 1): the message
+    names the database with every password masked."""
+    r = cli("--db", url, "points", "balance")
+    err = r.stderr
+    assert r.exit_code == 6, err
     assert one_error(err).startswith("error: cannot connect to PostgreSQL database postgresql+psycopg://")
     assert SECRET not in err and SECRET.replace("-", "%2D") not in err and "***" in err
-    assert r.stdout == b""
+    assert r.stdout == ""
 
 
 @pytest.mark.postgresql_only("a live server: db status, and a database the server does not have")
