@@ -344,6 +344,7 @@ def bench(args, work: Path) -> None:
 
     def load_people() -> None:
         fresh(db)
+        run([*CLI, "db", "init"], env)
         run([*CLI, "partners", "import", str(files["partners"])], env)
         run([*CLI, "sellers", "import", str(files["sellers"])], env)
 

@@ -25,6 +25,9 @@ step() {
     printf '\n== %s\n' "$*"
 }
 
+step "A new program database (only db init creates one; every other command refuses a missing database)"
+loyaltyctl db init
+
 step "Partners and their sellers"
 loyaltyctl partners import sample_data/partners.csv
 loyaltyctl sellers import sample_data/sellers.csv

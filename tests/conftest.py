@@ -163,7 +163,7 @@ class PgServer:
                 con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             con.execute(f'CREATE DATABASE "{self.template}"')
         database = Database(self.url_of(self.template))
-        database.ensure_schema()
+        database.init()
         database.dispose()
         self._recreate()
         self._empty = snapshot_pg(self._conn())
@@ -320,15 +320,34 @@ def backend(request: pytest.FixtureRequest) -> str:
     return getattr(request, "param", "sqlite")
 
 
+@pytest.fixture(scope="session")
+def sqlite_schema(tmp_path_factory) -> Path:
+    """A new program database made by ``db init`` once per pytest process (its
+    WAL checkpointed into the file): each SQLite test starts from a copy, as
+    each PostgreSQL test starts from the emptied, migrated test database."""
+    path = tmp_path_factory.mktemp("schema") / "loyalty.db"
+    database = Database(resolve_url(str(path)))
+    database.init()
+    database.dispose()
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _isolated(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request) -> str:
-    """The test's database, as the value of LOYALTYCTL_DB (a path or a URL)."""
+    """The test's database, as the value of LOYALTYCTL_DB (a path or a URL): a
+    new, empty program (made by ``db init``; see ``sqlite_schema``).  A test
+    about a database that does not exist yet names another one (``fresh_db``)."""
     if backend == "postgresql":
         pg = request.getfixturevalue("pg_server")
         pg.reset()
         target = pg.url
     else:
         target = str(tmp_path / "loyalty.db")
+        shutil.copyfile(request.getfixturevalue("sqlite_schema"), target)
+        os.chmod(target, 0o600)
     monkeypatch.setenv("LOYALTYCTL_DB", target)
     monkeypatch.setenv("LOYALTYCTL_TODAY", TODAY)
     monkeypatch.setenv("LOYALTYCTL_ACTOR", "tester")
@@ -507,6 +526,7 @@ def build_template(backend: str, request: pytest.FixtureRequest, tmp_path_factor
     so that pytest builds one template per backend."""
     if backend == "sqlite":
         path = tmp_path_factory.mktemp("template") / "loyalty.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_schema"), path)  # a new program, as `db init` makes
         build(str(path))
         con = sqlite3.connect(path)
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -525,7 +545,9 @@ def new_test_db(backend: str, tmp_path_factory, request):
 
     def make() -> str:
         if backend == "sqlite":
-            return resolve_url(str(tmp_path_factory.mktemp("db") / "loyalty.db"))
+            path = tmp_path_factory.mktemp("db") / "loyalty.db"
+            shutil.copyfile(request.getfixturevalue("sqlite_schema"), path)
+            return resolve_url(str(path))
         pg = request.getfixturevalue("pg_server")
         pg.reset()
         return pg.url

@@ -34,6 +34,28 @@ def add_seller(db: Database, email: str, partner: str, *, enrolled_on: date | No
         )
 
 
+def at_schema(target: str, revision: str) -> None:
+    """A new database (a path or a URL, not there yet or empty) left at an
+    older ``revision``, as an older loyaltyctl made it (migrations are
+    forward-only: there is no going back from the head)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from loyaltyctl.db import resolve_url
+
+    old = Database(resolve_url(target))
+    if old.sqlite_path is not None:
+        old.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        old.sqlite_path.unlink(missing_ok=True)
+        old.sqlite_path.touch(mode=0o600)
+    cfg = Config()
+    cfg.set_main_option("script_location", "loyaltyctl:migrations")
+    with old.engine.execution_options(loyalty_write=True).begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    old.dispose()
+
+
 def csv_input(text: str | bytes, name: str = "contracts.csv", encoding: str | None = None) -> CsvInput:
     data = text.encode() if isinstance(text, str) else text
     return CsvInput(stream=io.BytesIO(data), name=name, encoding=encoding)
@@ -60,20 +82,6 @@ def small_program(db: Database, *, enrolled_on: date | None = None) -> None:
     add_seller(db, "britt@bolt.se", "BOLT", enrolled_on=enrolled_on)
 
 
-def migrate_to(url: str, revision: str) -> None:
-    """Leave the (new) database behind ``url`` at an older schema ``revision``."""
-    from alembic import command
-    from alembic.config import Config
-
-    old = Database(url)
-    cfg = Config()
-    cfg.set_main_option("script_location", "loyaltyctl:migrations")
-    with old.engine.execution_options(loyalty_write=True).begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-    old.dispose()
-
-
 def balance(db: Database, ref: str) -> int:
     from loyaltyctl.services import points
 
@@ -95,7 +103,7 @@ def build_program_db(path, contracts_csv: str = "", *, today: str) -> None:
         from loyaltyctl.db import resolve_url
 
         database = Database(resolve_url(str(path)))
-        database.ensure_schema()
+        database.init()
         small_program(database)
         if contracts_csv:
             import_contracts(database, contracts_csv)

@@ -41,9 +41,22 @@ from . import (  # noqa: E402
 from ._common import State  # noqa: E402
 
 
+def debug() -> bool:
+    """``LOYALTYCTL_DEBUG`` set to a true-ish value (1, true, yes, on, y; any
+    case): tracebacks for developers.  Unset, empty, 0, false, no, off or
+    anything else: none."""
+    return os.environ.get("LOYALTYCTL_DEBUG", "").strip().lower() in ("1", "true", "yes", "on", "y")
+
+
 def _report(exc: BaseException, db: str | None = None) -> int:
-    """One line on stderr for any failure; returns the exit code."""
-    from ..output import say
+    """One line on stderr for any failure; returns the exit code.  No
+    password of a database URL ever reaches it (``db.scrub``)."""
+    from ..output import say as _say
+
+    def say(text: str) -> None:
+        from ..db import scrub
+
+        _say(scrub(text))
 
     if isinstance(exc, LoyaltyError):
         say(f"error: {exc.message}")
@@ -97,7 +110,7 @@ class LoyaltyGroup(TyperGroup):
             os.dup2(devnull, sys.stdout.fileno())
             raise typer.Exit(0) from None
         except Exception as exc:
-            if os.environ.get("LOYALTYCTL_DEBUG"):
+            if debug():
                 raise
             if type(exc).__module__.startswith(("click", "typer")):
                 raise
@@ -212,6 +225,6 @@ def main() -> None:
     except SystemExit:
         raise
     except BaseException as exc:  # errors raised outside a command (parsing, start-up)
-        if os.environ.get("LOYALTYCTL_DEBUG"):
+        if debug():
             raise
         sys.exit(_report(exc))

@@ -67,6 +67,9 @@ RejectsOpt = Annotated[
         "--rejects", help="With --skip-invalid: write rejected rows and reasons here.", dir_okay=False
     ),
 ]
+ForceRejectsOpt = Annotated[
+    bool, typer.Option("--force", help="With --rejects: replace an existing rejects file (else exit 7).")
+]
 EncodingOpt = Annotated[
     str | None,
     typer.Option(
@@ -85,9 +88,15 @@ def parse_date_opt(value: str | None, name: str) -> date | None:
     try:
         if not (value[:4] + value[5:7] + value[8:]).isdigit():
             raise ValueError
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise UsageProblem(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
+    from ..importers.fields import FieldError, in_range
+
+    try:
+        return in_range(day, value)
+    except FieldError as exc:
+        raise UsageProblem(f"{name} {exc}") from None
 
 
 # Whole numbers on the command line: ASCII digits only, a '-' in front only where
@@ -204,11 +213,16 @@ class RejectsWriter:
     leading ``'``, which a text column takes off again on import.  Written
     through ``safe_files.AtomicFile`` (a private 0600 temp file, fsynced and
     renamed into place; removed on failure), so a crash or a full disk never
-    leaves half a file; a run that rejects nothing leaves a header-only file, so
-    no stale rejects from an earlier run remain."""
+    leaves half a file; a run that rejects nothing leaves a header-only file.
+    An existing file is kept, and the import refused before it starts (exit
+    7), unless ``--force``; a symbolic link there is refused even then."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, force: bool = False) -> None:
+        from ..safe_files import check_target
+
+        check_target(path, force=force)  # before the import: an existing file is kept (exit 7)
         self.path = path
+        self.force = force
         self._file = None
         self._writer = None
         self._width = 0
@@ -219,7 +233,7 @@ class RejectsWriter:
 
         from ..safe_files import AtomicFile
 
-        self._file = AtomicFile(self.path, force=True, text=True)
+        self._file = AtomicFile(self.path, force=self.force, text=True)
         self._file.open()
         self._writer = csv.writer(self._file, delimiter=src.delimiter, lineterminator="\r\n")
         self._width = len(src.header)
@@ -296,6 +310,7 @@ def run_import(
     rejects: Path | None,
     fmt: Format,
     service,
+    force: bool = False,
     **kwargs,
 ) -> None:
     """The shape every CSV import command shares: open, stream, one transaction,
@@ -309,7 +324,9 @@ def run_import(
         raise UsageProblem("--rejects names the input file; it would be overwritten")
     st = state(ctx)
     db = st.database()
-    writer = RejectsWriter(rejects) if rejects is not None else None
+    if force and rejects is None:
+        raise UsageProblem("--force goes with --rejects (it replaces an existing rejects file)")
+    writer = RejectsWriter(rejects, force=force) if rejects is not None else None
     try:
         with open_input(path) as (stream, name, size), progress_for(name, size) as tick:
             src = CsvInput(stream=stream, name=name, encoding=encoding, on_progress=tick)

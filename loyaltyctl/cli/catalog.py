@@ -10,6 +10,7 @@ from ..output import Format, render, render_one
 from ._common import (
     DryRunOpt,
     EncodingOpt,
+    ForceRejectsOpt,
     FormatOpt,
     RejectsOpt,
     SkipInvalidOpt,
@@ -28,6 +29,7 @@ def import_(
     dry_run: DryRunOpt = False,
     skip_invalid: SkipInvalidOpt = False,
     rejects: RejectsOpt = None,
+    force: ForceRejectsOpt = False,
     encoding: EncodingOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
@@ -41,6 +43,7 @@ def import_(
         dry_run=dry_run,
         skip_invalid=skip_invalid,
         rejects=rejects,
+        force=force,
         fmt=fmt,
         service=svc.import_catalog,
     )

@@ -10,6 +10,7 @@ from ..output import Format, render_one
 from ._common import (
     DryRunOpt,
     EncodingOpt,
+    ForceRejectsOpt,
     FormatOpt,
     RejectsOpt,
     SkipInvalidOpt,
@@ -34,13 +35,14 @@ def import_(
     skip_invalid: SkipInvalidOpt = False,
     rejects: RejectsOpt = None,
     encoding: EncodingOpt = None,
-    force: Annotated[
+    reapply: Annotated[
         bool,
         typer.Option(
-            "--force",
+            "--reapply",
             help="Re-apply a file imported before even where later imports changed its contracts.",
         ),
     ] = False,
+    force: ForceRejectsOpt = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Import contracts (upsert by contract_id) and post the points they earn.
@@ -60,8 +62,9 @@ def import_(
         rejects=rejects,
         fmt=fmt,
         service=svc.import_contracts,
-        actor=st.who(),
         force=force,
+        actor=st.who(),
+        reapply=reapply,
     )
 
 

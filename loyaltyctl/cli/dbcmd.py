@@ -11,7 +11,25 @@ from ..errors import DatabaseProblem, UsageProblem
 from ..output import Format, render, render_one, say
 from ._common import DryRunOpt, FormatOpt, state
 
-app = typer.Typer(help="The database: status, upgrade, check, seal, backup, copy.", no_args_is_help=True)
+app = typer.Typer(
+    help="The database: init, status, upgrade, check, seal, backup, copy.", no_args_is_help=True
+)
+
+
+@app.command()
+def init(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
+    """Create a new program database (the only command that does); an existing,
+    up-to-date one is left as it is."""
+    r = state(ctx).database().init()
+    if fmt is not Format.table:
+        render_one(r, fmt)
+    elif r["created"]:
+        say(f"created database {r['database']} (schema {r['schema']})")
+    else:
+        say(
+            f"note: database {r['database']} already exists and is up to date (schema {r['schema']}); "
+            "nothing changed"
+        )
 
 
 @app.command()
@@ -27,14 +45,13 @@ def status(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
 
 @app.command()
 def upgrade(ctx: typer.Context) -> None:
-    """Bring an older database's schema up to date (creates a new one)."""
+    """Bring an older database's schema up to date (`db init` creates a new one)."""
     db = state(ctx).database()
-    before = db.current_revision()
-    _, after = db.upgrade()
+    before, after = db.upgrade()
     if before == after:
         say(f"schema is up to date ({after})")
     else:
-        say(f"schema upgraded from {before or 'empty'} to {after}")
+        say(f"schema upgraded from {before} to {after}")
 
 
 @app.command()
@@ -81,11 +98,11 @@ def check(
 
             raise DatabaseProblem(
                 f"database {display_url(db.url)} is corrupt: db check failed: {names}",
-                hint="restore the latest backup (`loyaltyctl db backup` makes one); nothing was changed",
+                hint=f"{db.restore_hint()}; nothing was changed",
             )
         raise DatabaseProblem(
             f"db check failed: {names}",
-            hint="restore from a backup, or ask the developers; nothing was changed",
+            hint=f"{db.restore_hint()}, or ask the developers; nothing was changed",
         )
 
 

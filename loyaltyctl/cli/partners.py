@@ -11,6 +11,7 @@ from ..output import Format, render, render_one
 from ._common import (
     DryRunOpt,
     EncodingOpt,
+    ForceRejectsOpt,
     FormatOpt,
     RejectsOpt,
     SkipInvalidOpt,
@@ -63,6 +64,7 @@ def import_(
     dry_run: DryRunOpt = False,
     skip_invalid: SkipInvalidOpt = False,
     rejects: RejectsOpt = None,
+    force: ForceRejectsOpt = False,
     encoding: EncodingOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
@@ -76,6 +78,7 @@ def import_(
         dry_run=dry_run,
         skip_invalid=skip_invalid,
         rejects=rejects,
+        force=force,
         fmt=fmt,
         service=svc.import_partners,
         actor=state(ctx).who(),

@@ -10,6 +10,7 @@ from ..output import Format, render, say
 from ._common import (
     DryRunOpt,
     EncodingOpt,
+    ForceRejectsOpt,
     FormatOpt,
     RejectsOpt,
     SkipInvalidOpt,
@@ -95,6 +96,7 @@ def award(
     dry_run: DryRunOpt = False,
     skip_invalid: SkipInvalidOpt = False,
     rejects: RejectsOpt = None,
+    force: ForceRejectsOpt = False,
     encoding: EncodingOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
@@ -117,6 +119,7 @@ def award(
             dry_run=dry_run,
             skip_invalid=skip_invalid,
             rejects=rejects,
+            force=force,
             fmt=fmt,
             service=svc.import_awards,
             code=code,

@@ -10,6 +10,7 @@ from ..output import Format, render, say
 from ._common import (
     DryRunOpt,
     EncodingOpt,
+    ForceRejectsOpt,
     FormatOpt,
     RejectsOpt,
     SkipInvalidOpt,
@@ -64,6 +65,7 @@ def import_(
     dry_run: DryRunOpt = False,
     skip_invalid: SkipInvalidOpt = False,
     rejects: RejectsOpt = None,
+    force: ForceRejectsOpt = False,
     encoding: EncodingOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
@@ -77,6 +79,7 @@ def import_(
         dry_run=dry_run,
         skip_invalid=skip_invalid,
         rejects=rejects,
+        force=force,
         fmt=fmt,
         service=svc.import_requests,
         actor=state(ctx).who(),

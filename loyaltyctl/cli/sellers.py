@@ -10,6 +10,7 @@ from ..output import Format, render
 from ._common import (
     DryRunOpt,
     EncodingOpt,
+    ForceRejectsOpt,
     FormatOpt,
     RejectsOpt,
     SkipInvalidOpt,
@@ -58,6 +59,7 @@ def import_(
     dry_run: DryRunOpt = False,
     skip_invalid: SkipInvalidOpt = False,
     rejects: RejectsOpt = None,
+    force: ForceRejectsOpt = False,
     encoding: EncodingOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
@@ -71,6 +73,7 @@ def import_(
         dry_run=dry_run,
         skip_invalid=skip_invalid,
         rejects=rejects,
+        force=force,
         fmt=fmt,
         service=svc.import_sellers,
     )

@@ -34,6 +34,7 @@ from sqlmodel import Session
 from .. import ledger as _ledger
 from ..clock import now, today
 from ..errors import RowError
+from ..identities import Lookalikes
 from ..importers import fields as F
 from ..importers.csv_source import CsvInput, Record, check_width
 from ..ledger import Entry, Ledger, _processor, new_batch
@@ -52,6 +53,12 @@ CHUNK_ROWS = 2000
 # without parsing (see ``_Import.take_all``).  Off: every row is parsed.
 _COMPARE_RAW = True
 PREFETCH_ROWS = 2000
+# Rows held at once (read ahead, or waiting in a chunk) are bounded by the
+# input they came from as well as by their number: 2 000 rows with wide
+# ignored columns (a line may be 1 MiB) would otherwise hold gigabytes.  The
+# bytes read since a batch began are counted (CsvInput.bytes_read), which
+# costs nothing per row.
+HELD_BYTES = 4 << 20
 
 _SELECT_EXISTING = select(
     CONTRACT.c.id,
@@ -118,6 +125,14 @@ class Lookups:
         }
         self.seller_email = {sid: email for email, (sid, _, _) in self.sellers.items()}
         self.accounts = AccountIds.load(session)
+        self._twins: Lookalikes | None = None
+
+    def twins(self) -> Lookalikes:
+        """The sellers' addresses by confusable skeleton, built when a row
+        first names an unknown seller (never on the rows that name a known one)."""
+        if self._twins is None:
+            self._twins = Lookalikes(self.sellers)
+        return self._twins
 
     def routed(self, partner_id: int, seller_id: int) -> int | None:
         """The account the seller's points go to under the partner's current
@@ -172,7 +187,9 @@ def _parse(src: CsvInput, record: Record, look: Lookups, today_: date) -> Row | 
     seller = look.sellers.get(email) if isinstance(email, str) else None
     if isinstance(email, str):
         if seller is None:
-            err("seller_email", f"unknown seller {email}")
+            twin = look.twins().twin(email)
+            look_alike = f" (it looks like the address of seller {twin}: a look-alike)" if twin else ""
+            err("seller_email", f"unknown seller {email}{look_alike}")
         else:
             if partner is not None and seller[1] != partner[0]:
                 err(
@@ -408,7 +425,7 @@ def import_contracts(
     on_reject: RejectSink | None = None,
     chunk_rows: int = CHUNK_ROWS,
     command: str = "contracts import",
-    force: bool = False,
+    reapply: bool = False,
 ) -> BatchSummary:
     """Import a contracts file (see the module docstring).  Returns the summary;
     raises ``RowsRejected`` (after which the caller rolls back) when a row is
@@ -418,7 +435,7 @@ def import_contracts(
     if run.raw is None or not _COMPARE_RAW:
         for record in records:
             run.take(record)
-            if len(run.chunk) >= chunk_rows:
+            if run.full(chunk_rows):
                 run.flush()
     else:
         while True:
@@ -426,20 +443,22 @@ def import_contracts(
             # import only after the rows before it were taken, as row by row.
             pending: list[Record] = []
             failure: Exception | None = None
+            more, start = False, src.bytes_read
             try:
                 for record in records:
                     pending.append(record)
-                    if len(pending) >= PREFETCH_ROWS:
+                    if len(pending) >= PREFETCH_ROWS or src.bytes_read - start >= HELD_BYTES:
+                        more = True
                         break
             except Exception as exc:
                 failure = exc
             run.take_all(pending, chunk_rows)
             if failure is not None:
                 raise failure
-            if len(pending) < PREFETCH_ROWS:
+            if not more:
                 break
     run.flush()
-    return run.close(force=force, skip_invalid=skip_invalid)
+    return run.close(reapply=reapply, skip_invalid=skip_invalid)
 
 
 class _Import:
@@ -477,6 +496,7 @@ class _Import:
         # batch that last changed a contract -> contracts this import changes again
         self.touched: dict[int, list[str]] = {}
         self.chunk: dict[str, Row] = {}
+        self.chunk_from = 0  # src.bytes_read when the chunk was last written
         self.fast: _FastParse | None = None
         self.raw = _RawWriter.open(session)
         # The re-import path: the stored contracts of the records read ahead
@@ -505,7 +525,7 @@ class _Import:
         try:
             for record in records:
                 self.take(record)
-                if len(self.chunk) >= chunk_rows:
+                if self.full(chunk_rows):
                     self.flush()
         finally:
             self.pre, self.pre_ids = None, set()
@@ -626,9 +646,15 @@ class _Import:
             self.earning.points(row.amount_ore, row.start_date, row.product),
         )
 
+    def full(self, chunk_rows: int) -> bool:
+        """The chunk holds ``chunk_rows`` rows, or rows from ``HELD_BYTES`` of
+        input: time to write it."""
+        return len(self.chunk) >= chunk_rows or self.src.bytes_read - self.chunk_from >= HELD_BYTES
+
     def flush(self) -> None:
         rows = list(self.chunk.values())
         self.chunk.clear()
+        self.chunk_from = self.src.bytes_read
         if not rows:
             return
         if self.pg is None and self.raw is not None and _COMPARE_RAW:
@@ -828,7 +854,7 @@ class _Import:
             "updated_at": self.stamp,
         }
 
-    def close(self, *, force: bool, skip_invalid: bool) -> BatchSummary:
+    def close(self, *, reapply: bool, skip_invalid: bool) -> BatchSummary:
         self.ledger.flush()
         if self.raw is not None and self.summary.batch_id is not None:
             # Fresh statistics for the query planner where SQLite sees the need;
@@ -838,7 +864,7 @@ class _Import:
         summary = self.summary
         summary.start(self.src)
         summary.points_posted = self.ledger.posted_points
-        _close_batch(self.session, summary, self.src, touched=self.touched, force=force)
+        _close_batch(self.session, summary, self.src, touched=self.touched, reapply=reapply)
         if self.src.encoding_used == "cp1252" and not self.src.encoding:
             summary.notes.append("the file is not UTF-8: read as Windows-1252 (Excel's ANSI CSV)")
         return summary.finish(skip_invalid=skip_invalid)
@@ -1109,14 +1135,14 @@ class _RawWriter:
 
 
 def _close_batch(
-    session: Session, summary: BatchSummary, src: CsvInput, *, touched: dict[int, list[str]], force: bool
+    session: Session, summary: BatchSummary, src: CsvInput, *, touched: dict[int, list[str]], reapply: bool
 ) -> None:
     """Record the file's digest and summary; note an identical earlier file.
 
     Re-running a file imported before is harmless, but only while nothing
     newer came in: if it would change contracts that a *later* batch changed
     (a cancellation that came after it, say), it would turn the clock back.
-    That is refused unless ``force``.
+    That is refused unless ``reapply``.
     """
     import json
 
@@ -1130,7 +1156,7 @@ def _close_batch(
         if src.sha256
         else None
     )
-    if earlier is not None and summary.changed and not force:
+    if earlier is not None and summary.changed and not reapply:
         later = sorted(cid for bid, cids in touched.items() if bid > earlier.id for cid in cids)
         if later:
             from ..errors import Refused
@@ -1140,7 +1166,7 @@ def _close_batch(
                 f"{src.name} was imported before (batch {earlier.id}, {earlier.started_at:%Y-%m-%d %H:%M}); "
                 f"since then later imports changed {len(later)} of its contracts ({shown}), "
                 "and importing it again would undo those changes; nothing was written",
-                hint="import the newest file instead, or pass --force to re-apply this one",
+                hint="import the newest file instead, or pass --reapply to re-apply this one",
             )
     if earlier is not None and not summary.changed:
         summary.notes.append(

@@ -530,8 +530,10 @@ def backup(*, db: Database, target: Path, force: bool = False) -> dict:
         )
     if source is None:
         raise Refused("db backup needs a database file, not an in-memory database")
+    if not source.exists():
+        raise db.missing()
     if not source.is_file():
-        raise NotFound(f"database {source} does not exist; nothing to back up")
+        raise NotFound(f"database {source} is not a file; nothing to back up")
     target = Path(target).absolute()
     if target.exists() and target.resolve() == source.resolve():
         raise FileProblem(f"{target} is the database itself; name another file")

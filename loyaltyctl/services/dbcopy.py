@@ -116,7 +116,7 @@ def copy_database(*, source: Database, target: Database, dry_run: bool = False) 
             if rev is not None:
                 _refuse_non_empty(target, _existing_counts(target, tables))
             return result
-        target.upgrade()  # creates or migrates the target; refuses one newer than this tool
+        target.upgrade(create=True)  # creates or migrates the target; refuses one newer than this tool
         with target.translate_errors(), target.engine.execution_options(loyalty_write=True).begin() as dst:
             _refuse_non_empty(target, {t.name: _count(dst, t) for t in tables})
             use_copy = uses_psycopg(dst)

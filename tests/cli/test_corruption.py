@@ -31,7 +31,7 @@ def damaged(tmp_path_factory):
     os.environ["LOYALTYCTL_TODAY"] = "2026-11-22"
     try:
         db = Database(resolve_url(str(good)))
-        db.ensure_schema()
+        db.init()
         small_program(db)
         import_contracts(
             db,

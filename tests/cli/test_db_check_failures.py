@@ -62,7 +62,7 @@ def _build(path: str) -> None:
         mp.setenv("LOYALTYCTL_TODAY", TODAY)
         mp.setenv("LOYALTYCTL_ACTOR", "tester")
         db = Database(resolve_url(str(path)))
-        db.ensure_schema()
+        db.init()
         small_program(db)
         import_contracts(
             db,

@@ -169,6 +169,7 @@ def test_a_program_copied_to_the_other_backend_and_back_is_identical(cli, tmp_pa
 @pytest.mark.slow  # real processes, several databases
 def test_a_non_empty_target_is_refused_and_left_alone(cli, sub, pg_url):
     cli("partners", "enroll", "ACME", "--name", "Acme", "--mode", "pooled", "--consent", ok=True)
+    cli("--db", pg_url, "db", "init", ok=True)
     cli("--db", pg_url, "partners", "enroll", "OTHER", "--name", "Other", ok=True)
     for args in ((), ("--dry-run",)):
         r = sub("db", "copy", "--to", pg_url, *args)  # a real process, real pipes

@@ -444,9 +444,8 @@ def test_option_errors_name_the_option(prog, cli):
         "error: --title: longer than 200 characters"
     )
     cli(*q, "Q1", "--title", "T", "--questions", "5", "--points-per-correct", "5", ok=True)
-    assert (
-        err("quiz", "award", "Q1", "--seller", "bo", "--correct", "3")
-        == "error: --seller: 'bo' is not an email address"
+    assert err("quiz", "award", "Q1", "--seller", "bo", "--correct", "3").startswith(
+        "error: --seller: 'bo' is not an email address ("
     )
     tip = ("leads", "add", "--seller", "bo@bolt.se")
     assert err(*tip, "--company", "") == "error: --company: empty"

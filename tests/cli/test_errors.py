@@ -74,7 +74,7 @@ def test_a_database_with_flipped_bytes(db, db_path, tmp_path, sub):
 def test_a_database_directory_that_cannot_be_created(tmp_path, cli):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    r = cli("--db", str(blocker / "sub" / "loyalty.db"), "points", "balance")
+    r = cli("--db", str(blocker / "sub" / "loyalty.db"), "db", "init")
     assert r.exit_code == 7
     assert one_error(r.stderr).startswith("error: cannot create database")
 
@@ -187,3 +187,26 @@ def test_an_interrupted_import_writes_nothing(db, sql):
     )
     assert sql("SELECT count(*) FROM contract") == [(0,)]
     assert sql("SELECT count(*) FROM posting") == [(0,)]
+
+
+@pytest.mark.backend_independent("how the CLI edge reads LOYALTYCTL_DEBUG")
+@pytest.mark.parametrize("value", ["0", "no", "false", "off", "", "NO"])
+def test_a_false_debug_value_shows_no_traceback(cli, monkeypatch, value):
+    from loyaltyctl.services import points
+
+    monkeypatch.setattr(points, "balances", lambda **_: 1 / 0)
+    monkeypatch.setenv("LOYALTYCTL_DEBUG", value)
+    r = cli("points", "balance")
+    assert r.exit_code == 70
+    assert one_error(r.stderr).startswith("internal error: ZeroDivisionError")
+
+
+@pytest.mark.backend_independent("how the CLI edge reads LOYALTYCTL_DEBUG")
+@pytest.mark.parametrize("value", ["1", "yes", "true", "on", "TRUE"])
+def test_a_true_debug_value_shows_the_traceback(cli, monkeypatch, value):
+    from loyaltyctl.services import points
+
+    monkeypatch.setattr(points, "balances", lambda **_: 1 / 0)
+    monkeypatch.setenv("LOYALTYCTL_DEBUG", value)
+    with pytest.raises(ZeroDivisionError):
+        cli("points", "balance")

@@ -243,9 +243,9 @@ def at_0007_with_postings(url: str, n: int) -> None:
     """A database left at schema 0007 holding ``n`` adjustments (+1 to +n
     points to one seller's account), written as loyaltyctl 0007 wrote them."""
     from conftest import connect
-    from factories import migrate_to
+    from factories import at_schema
 
-    migrate_to(url, "0007")
+    at_schema(url, "0007")
     with connect(url) as con:
         con.execute(
             "INSERT INTO partner (code, name, mode, consent, status, created_at) "

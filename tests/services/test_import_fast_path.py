@@ -96,7 +96,7 @@ def _both(look, fields: list[str]):
 def lookups(tmp_path_factory):
     """small_program plus SUSP, a suspended partner with one seller (blocked rows)."""
     database = Database(resolve_url(str(tmp_path_factory.mktemp("fast") / "loyalty.db")))
-    database.ensure_schema()
+    database.init()
     small_program(database)
     enroll(database, "SUSP")
     add_seller(database, "sven@susp.se", "SUSP")
@@ -222,7 +222,7 @@ def _dump(path) -> dict:
 def _program(path, driver: bool, monkeypatch) -> dict:
     monkeypatch.setattr(ledger, "DRIVER_BULK", driver)
     database = Database(resolve_url(str(path)))
-    database.ensure_schema()
+    database.init()
     try:
         small_program(database)
         assert import_contracts(database, ROWS).counts["new"] == 4

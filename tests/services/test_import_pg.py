@@ -42,7 +42,7 @@ AFTER_CHANGES = {"ACME": 3100 + 2100 + 1600, "bo@bolt.se": 5100, "britt@bolt.se"
 @pytest.fixture
 def pg(pg_url):
     database = Database(pg_url)
-    database.ensure_schema()
+    database.init()
     small_program(database)
     yield database
     database.dispose()
@@ -52,7 +52,7 @@ def pg(pg_url):
 def lite(tmp_path):
     """A SQLite program of its own (whatever backend the suite runs on)."""
     database = Database(f"sqlite:///{tmp_path / 'lite.db'}")
-    database.ensure_schema()
+    database.init()
     small_program(database)
     yield database
     database.dispose()

@@ -79,7 +79,7 @@ def _base(tmp_path_factory) -> object:
     if "path" not in _BASE:
         path = tmp_path_factory.mktemp("reimport") / "base.db"
         database = Database(resolve_url(str(path)))
-        database.ensure_schema()
+        database.init()
         try:
             small_program(database)
             enroll(database, "SUSP")

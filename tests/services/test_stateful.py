@@ -92,7 +92,7 @@ def template() -> Path:
         atexit.register(shutil.rmtree, where, True)
         path = where / "template.db"
         db = Database(resolve_url(str(path)))
-        db.ensure_schema()
+        db.init()
         create_quiz(db, "Q1", questions=10, points=QUIZ_POINTS)
         load_catalog(db, CATALOG)
         db.dispose()
