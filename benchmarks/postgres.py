@@ -126,6 +126,7 @@ def bench_postgres(url: str, files: dict[str, Path], *, rows: int, repeat: int) 
     try:
         for _ in range(repeat):
             recreate(admin, BENCH_DB)
+            measure([*CLI, "db", "init"], env)
             measure([*CLI, "partners", "import", str(files["partners"])], env)
             measure([*CLI, "sellers", "import", str(files["sellers"])], env)
             wall, rss, used = measure([*CLI, "contracts", "import", str(contracts)], env)

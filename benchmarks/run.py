@@ -200,6 +200,36 @@ def write_floor(*, source: Path, base: Path, target: Path) -> float:
         con.close()
 
 
+# The chain's share of the first import: the import's own hashing loop
+# (Ledger.post_many calls chain.link once per posting, in the loop that
+# builds the rows), timed alone over the postings the import wrote, read
+# from the database first (not timed).
+CHAIN_COST = """
+import sqlite3, sys, time
+from loyaltyctl.chain import GENESIS, link
+con = sqlite3.connect(sys.argv[1])
+rows = con.execute(
+    "SELECT account_id, points, kind, value_date, booking_date, idem_key, actor, batch_id FROM posting "
+    "WHERE batch_id = (SELECT max(id) FROM batch WHERE command = 'contracts import') ORDER BY id"
+).fetchall()
+con.close()
+start = time.perf_counter()
+prev = GENESIS
+for account, points, kind, value, booking, key, actor, batch in rows:
+    prev = link(prev, account, points, kind, value, booking, key, actor, batch)
+print(time.perf_counter() - start, len(rows))
+"""
+
+
+def chain_in_child(db: Path) -> tuple[float, int]:
+    """Seconds the first import's hash chain costs, and how many postings."""
+    done = subprocess.run([sys.executable, "-c", CHAIN_COST, str(db)], capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"the chain's cost failed:\n{done.stderr[-2000:]}")
+    seconds, n = done.stdout.split()
+    return float(seconds), int(n)
+
+
 def line(name: str, walls: list[float], *, rows: int = 0, ref: float = 0.0, extra: str = "") -> str:
     med = statistics.median(walls)
     text = f"{name:34} {med:8.2f} s"
@@ -317,6 +347,7 @@ def bench(args, work: Path) -> None:
 
     def load_people() -> None:
         fresh(db)
+        run([*CLI, "db", "init"], env)
         run([*CLI, "partners", "import", str(files["partners"])], env)
         run([*CLI, "sellers", "import", str(files["sellers"])], env)
 
@@ -326,6 +357,7 @@ def bench(args, work: Path) -> None:
     people = work / "people.db"
     loaded = work / "loaded.db"
     floor_writes: list[float] = []
+    chain_cost: list[tuple[float, int]] = []
     floor_changes: list[float] = []
     for _ in range(args.repeat):
         load_people()
@@ -335,6 +367,7 @@ def bench(args, work: Path) -> None:
         cpu["first"].append(used)
         peak_first = max(peak_first, rss)
         floor_writes.append(floor_in_child(source=db, base=people, target=work / "floor.db"))
+        chain_cost.append(chain_in_child(db))
         before = postings(db)
         wall, rss, used = measure([*CLI, "contracts", "import", str(contracts)], env)
         again.append(wall)
@@ -395,6 +428,16 @@ def bench(args, work: Path) -> None:
     )
     print(line("sqlite3 .import (reference)", refs, rows=args.rows))
     print(line("sqlite3 changes (reference)", change_refs, rows=n_changes))
+    chain_walls = [seconds for seconds, _ in chain_cost]
+    share = statistics.median(chain_walls) / statistics.median(first)
+    print(
+        line(
+            "hash chain of the first import",
+            chain_walls,
+            rows=chain_cost[0][1],
+            extra=f"{share:.1%} of the first import (chain.link per posting, alone)",
+        )
+    )
     print("\nfloors: what this design pays before any of loyaltyctl's own work")
     print(
         line(

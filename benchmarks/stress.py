@@ -87,6 +87,7 @@ def main() -> int:
         size = contracts.stat().st_size
         reference, stressed = work / "reference.db", work / "stressed.db"
         for db in (reference, stressed):
+            must(db, "db", "init")
             must(db, "partners", "import", str(partners))
             must(db, "sellers", "import", str(sellers))
 

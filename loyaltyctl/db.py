@@ -31,11 +31,13 @@ PostgreSQL (``postgresql://`` or ``postgresql+psycopg://``; psycopg 3 is the
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote, unquote_plus
 
 from .errors import DatabaseBusy, DatabaseProblem, FileProblem, LoyaltyError
 
@@ -45,7 +47,7 @@ if TYPE_CHECKING:  # heavy imports stay out of `loyaltyctl --help`
 
 # The newest migration this code knows.  tests/services/test_schema.py checks it
 # against Alembic's head, so `db status` can answer without importing Alembic.
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 
 DEFAULT_BUSY_TIMEOUT_S = 30.0
 
@@ -222,14 +224,80 @@ def _connection_reason(exc: BaseException) -> str:
 
 
 def display_url(url: str) -> str:
+    """The database as messages and outputs show it: a SQLite path as it is, a
+    URL with every password masked (see ``mask_url``)."""
     if url.startswith("sqlite:///"):
         return url[len("sqlite:///") :]
-    try:
-        from sqlalchemy.engine import make_url
+    return mask_url(url)
 
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
+
+# Query parameters that carry a secret: libpq's password and sslpassword, and
+# the spellings people try (passwd, pwd, PASSWORD, ...).  A name containing one
+# of these, in any case, is masked; masking a harmless one (passfile) costs nothing.
+_SECRET_PARAM = re.compile(r"pass|pwd|secret|token", re.IGNORECASE)
+MASK = "***"
+
+
+def _url_parts(url: str) -> tuple[str, str, str, list[str]] | None:
+    """``scheme://``, the user part (before its last ``@``, so an unescaped ``@``
+    or ``/`` in a password stays inside it), host and path, and the query
+    parameters; None for a text that is not a URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return None
+    at = rest.split("?", 1)[0].rfind("@")
+    userinfo, hostpath = (rest[:at], rest[at + 1 :]) if at >= 0 else (None, rest)
+    hostpath, qmark, query = hostpath.partition("?")
+    return scheme + sep, userinfo, hostpath, query.split("&") if qmark else []
+
+
+def _is_secret(param: str) -> bool:
+    name, eq, _ = param.partition("=")
+    return bool(eq) and _SECRET_PARAM.search(unquote(name)) is not None
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the password of its user part and the value of every query
+    parameter that names a password (``password``, ``passwd``, ``sslpassword``,
+    ``pwd``, any case) replaced by ``***``; everything else as written."""
+    parts = _url_parts(url)
+    if parts is None:
+        return scrub(url)
+    prefix, userinfo, hostpath, params = parts
+    user = ""
+    if userinfo is not None:
+        user = (userinfo.split(":", 1)[0] + ":" + MASK if ":" in userinfo else userinfo) + "@"
+    query = "&".join(p.partition("=")[0] + "=" + MASK if _is_secret(p) else p for p in params)
+    return scrub(prefix + user + hostpath + ("?" + query if params else ""))
+
+
+# Every password seen in a database URL this process was given (--db, --to):
+# ``scrub`` takes them out of any text (a driver's message may quote the
+# connection string).  Shorter ones are left to the structural masking above,
+# so that a one-letter password does not turn every such letter into ***.
+_SECRETS: set[str] = set()
+_MIN_SCRUBBED = 4
+
+
+def remember_secrets(url: str) -> None:
+    parts = _url_parts(url)
+    if parts is None:
+        return
+    _, userinfo, _, params = parts
+    found = [p.partition("=")[2] for p in params if _is_secret(p)]
+    if userinfo is not None and ":" in userinfo:
+        found.append(userinfo.split(":", 1)[1])
+    for raw in found:
+        for secret in {raw, unquote(raw), unquote_plus(raw)}:
+            if len(secret) >= _MIN_SCRUBBED:
+                _SECRETS.add(secret)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every remembered password replaced by ``***``."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
 
 
 class Database:
@@ -239,6 +307,10 @@ class Database:
         self.url = url
         self._engine: Engine | None = None
         self._checked = False
+        # SQLite: keep the WAL index in this process's memory, not in the -shm
+        # file (see ``_probe``): set when that file cannot be written.
+        self._heap_wal = False
+        remember_secrets(url)
 
     # -- engine -----------------------------------------------------------------
     @property
@@ -277,14 +349,19 @@ class Database:
             return engine
 
         path = self.sqlite_path
-        if path is not None:
-            self._create_private_file(path)
         timeout = busy_timeout_s()
         page_cap = max_pages()
-        engine = create_engine(
-            self.url,
-            connect_args={"timeout": timeout, "check_same_thread": False},
-        )
+        args: dict = {"connect_args": {"timeout": timeout, "check_same_thread": False}}
+        if path is not None:
+            # mode=rw: the driver opens an existing file and never creates one
+            # (a mistyped --db must not become an empty program); only
+            # ``init`` creates the file, first.
+            uri = f"file:{quote(str(path))}?mode=rw"
+            args = {
+                "creator": lambda: sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
+            }
+        engine = create_engine(self.url, **args)
+        heap_wal = self._heap_wal
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record) -> None:  # pragma: no branch
@@ -292,6 +369,10 @@ class Database:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            if heap_wal:
+                # Before the first access: the WAL index lives in this
+                # process's memory and no -shm file is needed (see ``_probe``).
+                cur.execute("PRAGMA locking_mode = EXCLUSIVE")
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = FULL")
             cur.execute("PRAGMA foreign_keys = ON")
@@ -349,14 +430,16 @@ class Database:
 
     @staticmethod
     def _create_private_file(path: Path) -> None:
-        if path.exists():
-            return
+        """A new, empty database file (0600) and every folder above it that is
+        missing (each 0700, whatever the umask)."""
+        from .safe_files import private_dirs
+
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dirs(path.parent)
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
             os.close(fd)
         except FileExistsError:
-            pass
+            return
         except OSError as exc:
             raise FileProblem(f"cannot create database {path}: {exc.strerror}") from None
         os.chmod(path, 0o600)
@@ -367,8 +450,34 @@ class Database:
             self._engine = None
 
     # -- schema -----------------------------------------------------------------
+    def missing(self) -> DatabaseProblem:
+        """The error every command but ``db init`` gives for a database that is
+        not there (a SQLite file that does not exist, a server database without
+        loyaltyctl's schema)."""
+        where = display_url(self.url)
+        path = self.sqlite_path
+        if path is not None and not path.exists():
+            what = f"database {where} does not exist"
+        else:
+            what = f"database {where} is empty (no loyaltyctl schema)"
+        return DatabaseProblem(
+            what,
+            hint="create it with `loyaltyctl db init`, or check --db / LOYALTYCTL_DB if it should exist",
+        )
+
+    def _require_file(self) -> None:
+        path = self.sqlite_path
+        if path is not None and not path.exists():
+            raise self.missing()
+
     def current_revision(self) -> str | None:
-        """The Alembic revision stamped in the database, None for an empty one."""
+        """The Alembic revision stamped in the database, None for an empty one.
+        A SQLite file that does not exist is the ``missing`` error: reading
+        never creates a database."""
+        self._require_file()
+        return self._probe(self._read_revision)
+
+    def _read_revision(self) -> str | None:
         from sqlalchemy import inspect, text
 
         with self._translate():
@@ -384,23 +493,61 @@ class Database:
                 row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
                 return row[0] if row else None
 
+    def _probe(self, read):
+        """Run the first read of a command.  On SQLite in WAL mode a reader
+        maps the -shm file (the WAL index, 32 KiB), which SQLite creates and
+        writes on first use: on a full disk (or under a file size limit) that
+        write fails, and a read-only command would fail with it.  Then the
+        index is kept in this process's memory instead (``locking_mode =
+        EXCLUSIVE`` before the first access: no -shm file at all), and the read
+        is tried again.  Such a connection holds the file lock until the
+        command ends, so another command waits for it (the busy timeout); a
+        write still fails where the disk is full, exit 7, nothing written."""
+        try:
+            return read()
+        except FileProblem:
+            if not self.is_sqlite or self.sqlite_path is None or self._heap_wal:
+                raise
+        self.dispose()
+        self._heap_wal = True
+        return read()
+
     def ensure_schema(self) -> None:
-        """Create a new database on first use; refuse one with another version."""
+        """Refuse a database that is missing, or at another schema version than
+        this code: only ``init`` creates one, only ``upgrade`` migrates one."""
         if self._checked:
             return
         rev = self.current_revision()
         if rev is None:
-            self.upgrade()
-        elif rev != SCHEMA_HEAD:
-            known = _known_revisions()
-            if rev in known:
-                raise DatabaseProblem(
-                    f"database {display_url(self.url)} is at schema {rev}, this loyaltyctl needs "
-                    f"{SCHEMA_HEAD}",
-                    hint="back it up (`loyaltyctl db backup`), then run `loyaltyctl db upgrade`",
-                )
-            raise self._newer(rev)
+            raise self.missing()
+        if rev != SCHEMA_HEAD:
+            raise self._not_current(rev)
         self._checked = True
+
+    def _not_current(self, rev: str) -> DatabaseProblem:
+        if rev in _known_revisions():
+            return DatabaseProblem(
+                f"database {display_url(self.url)} is at schema {rev}, this loyaltyctl needs {SCHEMA_HEAD}",
+                hint=f"back it up ({self.backup_hint()}), then run `loyaltyctl db upgrade`",
+            )
+        return self._newer(rev)
+
+    def backup_hint(self) -> str:
+        """The command that backs this database up: `db backup` on SQLite;
+        pg_dump on PostgreSQL, where `db backup` refuses."""
+        if self.is_sqlite:
+            return "`loyaltyctl db backup PATH`"
+        return "`pg_dump --format=custom --file=loyalty.dump DBNAME`"
+
+    def restore_hint(self) -> str:
+        """What to do with a damaged database: restore the latest backup, made
+        and restored with the backend's own tools."""
+        if self.is_sqlite:
+            return "restore the latest backup (`loyaltyctl db backup PATH` makes one)"
+        return (
+            "restore the latest pg_dump backup (`pg_restore --clean --dbname=DBNAME loyalty.dump`; "
+            "`pg_dump --format=custom` makes one)"
+        )
 
     def _newer(self, rev: str) -> DatabaseProblem:
         return DatabaseProblem(
@@ -409,12 +556,43 @@ class Database:
             hint="upgrade loyaltyctl",
         )
 
-    def upgrade(self) -> tuple[str | None, str]:
-        """Run pending migrations in one immediate transaction.  Returns (from, to)."""
+    def init(self) -> dict:
+        """``db init``: create the database (SQLite: the file, 0600, in folders
+        made 0700; PostgreSQL: the schema in an existing, empty database) at the
+        current schema.  An existing, up-to-date database is left as it is
+        (``created`` false); one at an older or newer schema is refused, as by
+        every command (``db upgrade`` migrates)."""
+        path = self.sqlite_path
+        created = False
+        if path is not None:
+            self._create_private_file(path)
+        rev = self.current_revision()
+        if rev is None:
+            # Another `db init` may get there first: the write lock orders
+            # them, and only the one that found no schema made it.
+            before, _ = self.upgrade(create=True)
+            created = before is None
+        elif rev != SCHEMA_HEAD:
+            raise self._not_current(rev)
+        self._checked = True
+        return {
+            "database": display_url(self.url),
+            "backend": "sqlite" if self.is_sqlite else "postgresql" if self.is_postgresql else "other",
+            "created": created,
+            "schema": SCHEMA_HEAD,
+        }
+
+    def upgrade(self, *, create: bool = False) -> tuple[str | None, str]:
+        """Run pending migrations in one immediate transaction.  Returns (from,
+        to).  An empty database is the ``missing`` error unless ``create``
+        (``init``, and ``db copy`` filling its new target)."""
         from alembic import command
         from alembic.config import Config
         from sqlalchemy import inspect, text
 
+        if create and self.sqlite_path is not None:
+            self._create_private_file(self.sqlite_path)
+        self._require_file()
         cfg = Config()
         cfg.set_main_option("script_location", "loyaltyctl:migrations")
         with self._translate():
@@ -423,6 +601,8 @@ class Database:
                 if "alembic_version" in inspect(conn).get_table_names():
                     row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
                     before = row[0] if row else None
+                if before is None and not create:
+                    raise self.missing()
                 if before is not None and before not in _known_revisions():
                     raise self._newer(before)
                 cfg.attributes["connection"] = conn

@@ -4,20 +4,9 @@ Services raise these; the CLI edge (``loyaltyctl.cli``) turns any of them into a
 one-line message on stderr and the exit code below.  Nothing else may reach a
 user, so unexpected exceptions are mapped too (see ``cli.main``).
 
-Exit codes (documented in the README):
-
-====  ==========================================================================
-0     success (also: a re-run that had nothing left to do)
-1     invalid input data: rows rejected, a file that cannot be read as CSV
-2     usage error: unknown command, bad option or option value
-3     not found: unknown partner, seller, account, campaign
-4     refused by a program rule: insufficient points, a rule that would change
-      earned points, a conflicting re-use of an id
-5     the database stayed busy (locked by another process) past the timeout
-6     database problem: cannot open, corrupt, schema older/newer than this tool,
-      ``db check`` found a mismatch
-7     file system problem: a file cannot be read or written, disk full
-====  ==========================================================================
+``EXIT_CODES`` is the one table of exit codes and what they mean: the command
+reference (docs/commands.md, ``make docs``) is generated from it, and the test
+suite fails when a code changes without its documentation.
 """
 
 from __future__ import annotations
@@ -32,6 +21,30 @@ EXIT_REFUSED = 4
 EXIT_BUSY = 5
 EXIT_DATABASE = 6
 EXIT_IO = 7
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+# Every exit code loyaltyctl gives, and what it means (rendered in docs/commands.md).
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "success, including a re-run that had nothing left to do",
+    EXIT_INVALID_INPUT: "invalid input: rows rejected (also with `--skip-invalid`), "
+    "a file that cannot be read as CSV",
+    EXIT_USAGE: "usage: unknown command or option, a bad option value",
+    EXIT_NOT_FOUND: "not found: unknown partner, seller, contract, rule",
+    EXIT_REFUSED: "refused by a program rule: not enough points (also an approval whose points a "
+    "clawback took back), a rule or campaign that would "
+    "change earned points, an id re-used with other values, a quiz result already awarded "
+    "otherwise, a leaderboard period that has not ended or settled (the message names the "
+    "day it can run from)",
+    EXIT_BUSY: "busy: another loyaltyctl run held the database's write lock past the busy "
+    "timeout (`LOYALTYCTL_BUSY_TIMEOUT`, default 30 s); nothing was written, run it again",
+    EXIT_DATABASE: "database problem: cannot open, corrupt, schema out of date or newer than "
+    "the tool, `db check` failed",
+    EXIT_IO: "file problem: an input file missing or unreadable, an output that cannot be written, disk full",
+    EXIT_INTERNAL: "a bug in loyaltyctl (nothing was committed)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C); the command's transaction was rolled back "
+    "(`redemptions review` keeps the decisions taken before)",
+}
 
 
 class LoyaltyError(Exception):
@@ -80,6 +93,13 @@ class DatabaseProblem(LoyaltyError):
 
 class FileProblem(LoyaltyError):
     exit_code = EXIT_IO
+
+
+class Interrupted(LoyaltyError):
+    """Ctrl-C where a command can say more than "nothing was written" (an
+    interactive queue whose earlier decisions are committed)."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,12 @@ another payload is refused.  Corrections are always new postings.
 
 ``Ledger`` keeps the balance deltas of the command and writes them once, at
 ``flush()``, so a bulk import updates each account one time.
+
+Every posting row gets its ``chain_hash`` here, in the loop that builds the
+rows (``chain.link``): ``post_many`` is the one door to the posting table,
+whatever writes the rows (SQLite's executemany, a SQLAlchemy Core insert, the
+contract import's COPY on PostgreSQL).  ``db copy`` is the only other writer,
+and it copies hashes as they are.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from datetime import date, datetime
 from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
+from .chain import GENESIS, link
 from .clock import now, today
 from .errors import Refused
 from .models import Account, Batch, Posting
@@ -26,7 +33,7 @@ from .models import Account, Batch, Posting
 POSTING = Posting.__table__
 ACCOUNT = Account.__table__
 
-KINDS = ("contract", "adjustment", "quiz", "lead", "bonus", "redemption")
+KINDS = ("contract", "adjustment", "quiz", "lead", "bonus", "redemption", "transfer")
 
 
 # The columns of a bulk posting row, in the order of _row()'s keys.
@@ -44,6 +51,7 @@ _BULK_COLUMNS = (
     "memo",
     "actor",
     "batch_id",
+    "chain_hash",
 )
 _BULK_INSERT = (
     f"INSERT INTO posting ({', '.join(_BULK_COLUMNS)}) VALUES ({', '.join('?' * len(_BULK_COLUMNS))})"
@@ -52,6 +60,9 @@ _BULK_INSERT = (
 
 # Keys per IN (...) lookup of ``post_all`` (under SQLite's 999 parameters).
 _LOOKUP_CHUNK = 500
+
+# session.info key: (the transaction, the hash of the last posting it wrote).
+_HEAD = "loyalty_chain_head"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +95,11 @@ def new_batch(
     return batch.id
 
 
-def _processor(column, dialect):
-    """How SQLAlchemy converts a value of ``column`` for the driver."""
+def to_driver(column, dialect):
+    """How SQLAlchemy converts a value of ``column`` for the driver: its own
+    bind processor, for code that writes rows through the driver's cursor
+    (the bulk posting path below, the contract import's SQLite store), so they
+    store exactly what an ORM or Core insert would."""
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
     return process or (lambda value: value)
 
@@ -105,7 +119,27 @@ class Ledger:
         # How new posting rows are written: an executemany INSERT unless a bulk
         # writer is set (the contract import's COPY on PostgreSQL).
         self.insert_rows: Callable[[list[dict]], None] | None = None
-        self._days: dict[date, str] = {}  # value date -> as stored (bulk path)
+        self._days: dict[date, tuple[str, str]] = {}  # value date -> (as stored, ISO)
+
+    def _chain_head(self) -> bytes:
+        """The chain hash the next posting follows: the newest posting's.
+
+        Read from the table once per transaction, then carried in
+        ``session.info`` (every ``Ledger`` of the command shares it).  That is
+        safe because writers are serialized: every write transaction holds the
+        write lock from its start (BEGIN IMMEDIATE on SQLite, the advisory lock
+        on PostgreSQL; see db.py), so no other writer can append between this
+        read and our commit.  The cache is keyed by the innermost transaction
+        object: after a commit, a rollback or a savepoint's end it is read again."""
+        session = self.session
+        txn = session.get_nested_transaction() or session.get_transaction()
+        cached = session.info.get(_HEAD)
+        if cached is not None and cached[0] is txn:
+            return cached[1]
+        last = session.exec(select(POSTING.c.chain_hash).order_by(POSTING.c.id.desc()).limit(1)).first()
+        # No posting yet; or the newest has no hash (written behind loyaltyctl's
+        # back: `db check` names it, and the chain goes on from the start).
+        return GENESIS if last is None or last[0] is None else bytes(last[0])
 
     def _row(self, e: Entry) -> dict:
         if e.kind not in KINDS:
@@ -166,51 +200,89 @@ class Ledger:
 
     def post_many(self, entries: list[Entry]) -> None:
         """Insert postings whose keys the caller knows to be new (the unique
-        index still refuses a duplicate, failing the whole transaction)."""
+        index still refuses a duplicate, failing the whole transaction).
+
+        Each row's chain hash follows the one before it in ``entries``: the
+        rows are written in this order, and each path below gives them
+        ascending ids in that order (autoincrement in executemany and COPY),
+        so the chain, which runs by id, is the order hashed here."""
         if not entries:
             return
         conn = self.session.connection()
-        if self.insert_rows is not None:  # a bulk writer (COPY on PostgreSQL)
-            self.insert_rows([self._row(e) for e in entries])
-        elif conn.dialect.name == "sqlite" and len(entries) > 1:
+        prev = self._chain_head()
+        actor, batch_id = self.actor, self.batch_id
+        booking_iso = self.booking_date.isoformat()
+        if self.insert_rows is None and conn.dialect.name == "sqlite" and len(entries) > 1:
             # Bulk (the contract import): the driver's executemany in the same
             # transaction, values converted once by SQLAlchemy's own processors.
             # Plain tuples in _BULK_COLUMNS order, the same values _row() gives.
-            day = _processor(POSTING.c.value_date, conn.dialect)
-            booked = _processor(POSTING.c.booked_at, conn.dialect)(self.booked_at)
+            day = to_driver(POSTING.c.value_date, conn.dialect)
+            booked = to_driver(POSTING.c.booked_at, conn.dialect)(self.booked_at)
             booking = day(self.booking_date)
             days = self._days
-            actor, batch_id = self.actor, self.batch_id
             rows = []
             for e in entries:
                 if e.kind not in KINDS:
                     raise ValueError(f"unknown posting kind {e.kind!r}")
                 v = e.value_date
-                text = days.get(v)
-                if text is None:
-                    text = days[v] = day(v)
+                texts = days.get(v)
+                if texts is None:
+                    texts = days[v] = (day(v), v.isoformat())  # as stored, as hashed
+                points = int(e.points)
+                prev = link(
+                    prev,
+                    e.account_id,
+                    points,
+                    e.kind,
+                    texts[1],
+                    booking_iso,
+                    e.idem_key,
+                    actor,
+                    batch_id,
+                )
                 rows.append(
                     (
                         e.idem_key,
                         e.account_id,
                         e.seller_id,
                         e.contract_pk,
-                        int(e.points),
+                        points,
                         e.kind,
-                        text,
+                        texts[0],
                         booking,
                         booked,
                         e.reference,
                         e.memo,
                         actor,
                         batch_id,
+                        prev,
                     )
                 )
             cur = conn.connection.dbapi_connection.cursor()
             cur.executemany(_BULK_INSERT, rows)
             cur.close()
         else:
-            self.session.exec(insert(POSTING), params=[self._row(e) for e in entries])
+            dicts = []
+            for e in entries:
+                row = self._row(e)
+                prev = row["chain_hash"] = link(
+                    prev,
+                    row["account_id"],
+                    row["points"],
+                    e.kind,
+                    e.value_date.isoformat(),
+                    booking_iso,
+                    e.idem_key,
+                    actor,
+                    batch_id,
+                )
+                dicts.append(row)
+            if self.insert_rows is not None:  # a bulk writer (COPY on PostgreSQL)
+                self.insert_rows(dicts)
+            else:
+                self.session.exec(insert(POSTING), params=dicts)
+        txn = self.session.get_nested_transaction() or self.session.get_transaction()
+        self.session.info[_HEAD] = (txn, prev)
         for e in entries:
             self._deltas[e.account_id] += e.points
             self.posted_points += e.points

@@ -9,14 +9,15 @@ Conventions:
   (``CHECK (x = CAST(x AS BIGINT))`` works on SQLite and PostgreSQL alike).
 * Money is stored in öre (``amount_ore``), an exact integer; Python code works
   with ``Decimal`` SEK.
-* ``Posting`` rows are never updated or deleted (triggers refuse it).
+* ``Posting`` rows are never updated or deleted (triggers refuse it), and each
+  carries a hash chained to the one before it (``chain.py``).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, CheckConstraint, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -121,6 +122,9 @@ class Posting(SQLModel, table=True):
     memo: str | None = Field(default=None, max_length=500)
     actor: str = Field(max_length=128)
     batch_id: int | None = Field(default=None, foreign_key="batch.id")
+    # The hash chain (loyaltyctl/chain.py): this posting's content and the
+    # previous posting's hash, 16 bytes.  Set by every writer; `db check` proves it.
+    chain_hash: bytes | None = Field(default=None, sa_type=LargeBinary(16))
 
 
 class Contract(SQLModel, table=True):

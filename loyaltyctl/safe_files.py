@@ -53,6 +53,26 @@ def check_target(target: Path, *, force: bool) -> None:
             raise FileProblem(f"{target}: exists", hint="pass --force to replace it")
 
 
+def private_dirs(directory: Path) -> None:
+    """Create ``directory`` and every missing folder above it, each 0700
+    whatever the umask (``mkdir(parents=True, mode=...)`` gives the mode to the
+    last folder only, and the umask still applies).  Folders that exist are
+    left as they are."""
+    missing: list[Path] = []
+    at = Path(directory)
+    while not at.exists():
+        missing.append(at)
+        if at.parent == at:
+            break
+        at = at.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by someone else: theirs, left alone
+            continue
+        os.chmod(folder, 0o700)
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -282,7 +302,7 @@ class OutDir:
         if self.path.exists() and not self.path.is_dir():
             raise UsageProblem(f"--out {self.path}: is not a directory")
         try:
-            self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dirs(self.path)
         except OSError as exc:
             raise FileProblem(f"{self.path}: cannot create ({exc.strerror})") from None
         self._root = self.path.resolve()

@@ -1,13 +1,21 @@
 #!/bin/sh
 # `make demo`: build a fresh program database from sample_data/ and take a short tour.
+# Usage: sh sample_data/demo.sh [DIR]   (default DIR: demo, in the project directory)
 # Needs loyaltyctl on PATH (make puts the venv's bin first); works from any directory.
 # The data is a year of contracts up to mid November 2026 (sample_data/generate.py).
+# tests/test_docs.py runs it too, and runs the documentation's examples on what it builds.
 set -eu
 cd "$(dirname "$0")/.."
 
-rm -rf demo
-mkdir demo
-export LOYALTYCTL_DB=demo/loyalty.db
+DIR="${1:-demo}"
+# Only ever replace a directory this script made (or an empty one).
+if [ -e "$DIR" ] && [ ! -e "$DIR/loyalty.db" ] && [ -n "$(ls -A "$DIR" 2>/dev/null)" ]; then
+    echo "error: $DIR exists and is not a demo directory; not touching it" >&2
+    exit 1
+fi
+rm -rf "$DIR"
+mkdir -p "$DIR"
+export LOYALTYCTL_DB="$DIR/loyalty.db"
 export LOYALTYCTL_ACTOR=demo
 # The sample data runs to mid November 2026: pin "today" so the tour reads the
 # same on any machine, whatever its clock says (override to replay another day).
@@ -16,6 +24,9 @@ export LOYALTYCTL_TODAY="${LOYALTYCTL_TODAY:-2026-11-22}"
 step() {
     printf '\n== %s\n' "$*"
 }
+
+step "A new program database (only db init creates one; every other command refuses a missing database)"
+loyaltyctl db init
 
 step "Partners and their sellers"
 loyaltyctl partners import sample_data/partners.csv
@@ -41,9 +52,9 @@ step "Partners"
 loyaltyctl partners list
 
 step "Top 10 sellers by balance (pooled partners' points are in the list above)"
-loyaltyctl points balance --format csv >demo/balances.csv
+loyaltyctl points balance --format csv >"$DIR/balances.csv"
 printf '%8s %10s  %-13s %s\n' points value_sek partner seller
-awk -F, 'NR > 1 && $4 == "individual"' demo/balances.csv | LC_ALL=C sort -t, -k5,5nr -k1,1 | head -n 10 |
+awk -F, 'NR > 1 && $4 == "individual"' "$DIR/balances.csv" | LC_ALL=C sort -t, -k5,5nr -k1,1 | head -n 10 |
     awk -F, '{ printf "%8s %10s  %-13s %s\n", $5, $8, $3, $2 }'
 
 step "What a 250 000 SEK contract earns today, and during the Midsommar campaign"
@@ -80,11 +91,25 @@ loyaltyctl redemptions list
 echo "WEB-1005 stays pending: its 60 000 points are held (see held in the liability below)"
 
 step "November statements, one PDF per account plus an index, and the liability"
-loyaltyctl statements export --month 2026-11 --format pdf --out demo/statements
+loyaltyctl statements export --month 2026-11 --format pdf --out "$DIR/statements"
 loyaltyctl report liability
 
 step "The ledger adds up"
 loyaltyctl db check
 
-printf '\nThe demo database is %s; try: LOYALTYCTL_DB=%s loyaltyctl points history DALAFORDON\n' \
-    "$LOYALTYCTL_DB" "$LOYALTYCTL_DB"
+cat <<EOF
+
+== Where to go next
+The demo database is $LOYALTYCTL_DB, as of $LOYALTYCTL_TODAY; its November statements are in $DIR/statements/.
+Try it (the same "today" keeps the figures as above):
+
+    export LOYALTYCTL_DB=$LOYALTYCTL_DB LOYALTYCTL_TODAY=$LOYALTYCTL_TODAY PATH="$(dirname "$(command -v loyaltyctl)"):\$PATH"
+    loyaltyctl points history DALAFORDON --from 2026-11-01
+    loyaltyctl points calc --amount 250000 --date 2026-06-20
+    loyaltyctl leaderboard show --month 2026-10
+    loyaltyctl redemptions list --status pending
+    loyaltyctl --help
+
+Read on: README.md (a day in the office, cron), then docs/ (docs/index.md lists the pages;
+docs/commands.md is every command and option). make test runs the test suite.
+EOF

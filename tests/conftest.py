@@ -43,10 +43,15 @@ from loyaltyctl.db import Database, resolve_url
 TODAY = "2026-11-22"
 ROOT = Path(__file__).resolve().parent.parent
 
-PG_URL = os.environ.get("LOYALTYCTL_TEST_POSTGRES_URL", "").strip()
-REQUIRE_PG = os.environ.get("LOYALTYCTL_REQUIRE_POSTGRES", "") not in ("", "0")
+# `make test-fast` sets LOYALTYCTL_TEST_BACKENDS=sqlite: the PostgreSQL half is
+# deselected (not even skipped), whatever LOYALTYCTL_TEST_POSTGRES_URL says.
+SQLITE_ONLY = os.environ.get("LOYALTYCTL_TEST_BACKENDS", "").strip() == "sqlite"
+PG_URL = "" if SQLITE_ONLY else os.environ.get("LOYALTYCTL_TEST_POSTGRES_URL", "").strip()
+REQUIRE_PG = not SQLITE_ONLY and os.environ.get("LOYALTYCTL_REQUIRE_POSTGRES", "") not in ("", "0")
 PG_SKIP = (
-    "PostgreSQL half skipped: set LOYALTYCTL_TEST_POSTGRES_URL "
+    "PostgreSQL not used: LOYALTYCTL_TEST_BACKENDS=sqlite (make test-fast)"
+    if SQLITE_ONLY
+    else "PostgreSQL half skipped: set LOYALTYCTL_TEST_POSTGRES_URL "
     "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres) to run it"
 )
 
@@ -80,6 +85,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if SQLITE_ONLY:
+        pg = [
+            i
+            for i in items
+            if getattr(i, "callspec", None) and i.callspec.params.get("backend") == "postgresql"
+        ]
+        if pg:
+            config.hook.pytest_deselected(items=pg)
+            items[:] = [i for i in items if i not in set(pg)]
+        return
     if PG_URL:
         return
     # A skip mark (not a skip inside a fixture): -ra folds these to one line per file.
@@ -91,6 +106,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    if SQLITE_ONLY:
+        return "backends: sqlite only (LOYALTYCTL_TEST_BACKENDS=sqlite: the PostgreSQL half is deselected)"
     return "backends: sqlite, " + (
         "postgresql (LOYALTYCTL_TEST_POSTGRES_URL)" if PG_URL else "postgresql SKIPPED"
     )
@@ -146,7 +163,7 @@ class PgServer:
                 con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             con.execute(f'CREATE DATABASE "{self.template}"')
         database = Database(self.url_of(self.template))
-        database.ensure_schema()
+        database.init()
         database.dispose()
         self._recreate()
         self._empty = snapshot_pg(self._conn())
@@ -303,15 +320,34 @@ def backend(request: pytest.FixtureRequest) -> str:
     return getattr(request, "param", "sqlite")
 
 
+@pytest.fixture(scope="session")
+def sqlite_schema(tmp_path_factory) -> Path:
+    """A new program database made by ``db init`` once per pytest process (its
+    WAL checkpointed into the file): each SQLite test starts from a copy, as
+    each PostgreSQL test starts from the emptied, migrated test database."""
+    path = tmp_path_factory.mktemp("schema") / "loyalty.db"
+    database = Database(resolve_url(str(path)))
+    database.init()
+    database.dispose()
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _isolated(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request) -> str:
-    """The test's database, as the value of LOYALTYCTL_DB (a path or a URL)."""
+    """The test's database, as the value of LOYALTYCTL_DB (a path or a URL): a
+    new, empty program (made by ``db init``; see ``sqlite_schema``).  A test
+    about a database that does not exist yet names another one (``fresh_db``)."""
     if backend == "postgresql":
         pg = request.getfixturevalue("pg_server")
         pg.reset()
         target = pg.url
     else:
         target = str(tmp_path / "loyalty.db")
+        shutil.copyfile(request.getfixturevalue("sqlite_schema"), target)
+        os.chmod(target, 0o600)
     monkeypatch.setenv("LOYALTYCTL_DB", target)
     monkeypatch.setenv("LOYALTYCTL_TODAY", TODAY)
     monkeypatch.setenv("LOYALTYCTL_ACTOR", "tester")
@@ -490,6 +526,7 @@ def build_template(backend: str, request: pytest.FixtureRequest, tmp_path_factor
     so that pytest builds one template per backend."""
     if backend == "sqlite":
         path = tmp_path_factory.mktemp("template") / "loyalty.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_schema"), path)  # a new program, as `db init` makes
         build(str(path))
         con = sqlite3.connect(path)
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -508,7 +545,9 @@ def new_test_db(backend: str, tmp_path_factory, request):
 
     def make() -> str:
         if backend == "sqlite":
-            return resolve_url(str(tmp_path_factory.mktemp("db") / "loyalty.db"))
+            path = tmp_path_factory.mktemp("db") / "loyalty.db"
+            shutil.copyfile(request.getfixturevalue("sqlite_schema"), path)
+            return resolve_url(str(path))
         pg = request.getfixturevalue("pg_server")
         pg.reset()
         return pg.url

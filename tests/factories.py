@@ -34,6 +34,28 @@ def add_seller(db: Database, email: str, partner: str, *, enrolled_on: date | No
         )
 
 
+def at_schema(target: str, revision: str) -> None:
+    """A new database (a path or a URL, not there yet or empty) left at an
+    older ``revision``, as an older loyaltyctl made it (migrations are
+    forward-only: there is no going back from the head)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from loyaltyctl.db import resolve_url
+
+    old = Database(resolve_url(target))
+    if old.sqlite_path is not None:
+        old.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        old.sqlite_path.unlink(missing_ok=True)
+        old.sqlite_path.touch(mode=0o600)
+    cfg = Config()
+    cfg.set_main_option("script_location", "loyaltyctl:migrations")
+    with old.engine.execution_options(loyalty_write=True).begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    old.dispose()
+
+
 def csv_input(text: str | bytes, name: str = "contracts.csv", encoding: str | None = None) -> CsvInput:
     data = text.encode() if isinstance(text, str) else text
     return CsvInput(stream=io.BytesIO(data), name=name, encoding=encoding)
@@ -81,7 +103,7 @@ def build_program_db(path, contracts_csv: str = "", *, today: str) -> None:
         from loyaltyctl.db import resolve_url
 
         database = Database(resolve_url(str(path)))
-        database.ensure_schema()
+        database.init()
         small_program(database)
         if contracts_csv:
             import_contracts(database, contracts_csv)
@@ -183,3 +205,34 @@ def posting_keys(db: Database, prefix: str) -> dict[str, tuple[int, str]]:
             )
         ).all()
     return {k: (p, v.isoformat()) for k, p, v in rows}
+
+
+def rebuild_chain(url: str) -> None:
+    """What an editor who knows the algorithm does after an edit: every
+    posting's hash computed again from the content as it now is, with the
+    append-only trigger out of the way and put back after."""
+    from conftest import connect
+
+    from loyaltyctl.chain import GENESIS, day, link
+    from loyaltyctl.services.guards import sqlite_triggers
+
+    sqlite = url.startswith("sqlite")
+    with connect(url) as con:
+        rows = con.execute(
+            "SELECT id, account_id, points, kind, value_date, booking_date, idem_key, actor, batch_id "
+            "FROM posting ORDER BY id"
+        ).fetchall()
+        con.execute(
+            "DROP TRIGGER posting_no_update"
+            if sqlite
+            else "ALTER TABLE posting DISABLE TRIGGER posting_append_only"
+        )
+        prev = GENESIS
+        for pid, account, points, kind, value, booking, key, actor, batch in rows:
+            prev = link(prev, account, points, kind, day(value), day(booking), key, actor, batch)
+            con.execute("UPDATE posting SET chain_hash = ? WHERE id = ?", (prev, pid))
+        con.execute(
+            sqlite_triggers()["posting_no_update"][1]
+            if sqlite
+            else "ALTER TABLE posting ENABLE TRIGGER posting_append_only"
+        )

@@ -13,6 +13,11 @@ import sys
 
 import pytest
 
+pytestmark = [
+    pytest.mark.slow,  # real processes under python -X importtime
+    pytest.mark.backend_independent("--help and imports: no database is opened"),
+]
+
 HEAVY = ("sqlmodel", "sqlalchemy", "alembic", "questionary", "fpdf")
 NOUNS = ("partners", "contracts", "points", "statements", "redemptions", "leaderboard", "db", "report")
 
@@ -49,5 +54,6 @@ def test_the_check_sees_a_heavy_import():
         text=True,
         timeout=60,
     )
+    assert done.returncode == 0, done.stderr[-2000:]
     names = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert "sqlalchemy" in names

@@ -21,7 +21,7 @@ import typer  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
 from .. import __version__  # noqa: E402
-from ..errors import EXIT_IO, LoyaltyError  # noqa: E402
+from ..errors import EXIT_DATABASE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_IO, LoyaltyError  # noqa: E402
 from . import (  # noqa: E402
     campaigns,
     catalog,
@@ -40,13 +40,23 @@ from . import (  # noqa: E402
 )
 from ._common import State  # noqa: E402
 
-EXIT_INTERNAL = 70
-EXIT_INTERRUPTED = 130
+
+def debug() -> bool:
+    """``LOYALTYCTL_DEBUG`` set to a true-ish value (1, true, yes, on, y; any
+    case): tracebacks for developers.  Unset, empty, 0, false, no, off or
+    anything else: none."""
+    return os.environ.get("LOYALTYCTL_DEBUG", "").strip().lower() in ("1", "true", "yes", "on", "y")
 
 
 def _report(exc: BaseException, db: str | None = None) -> int:
-    """One line on stderr for any failure; returns the exit code."""
-    from ..output import say
+    """One line on stderr for any failure; returns the exit code.  No
+    password of a database URL ever reaches it (``db.scrub``)."""
+    from ..output import say as _say
+
+    def say(text: str) -> None:
+        from ..db import scrub
+
+        _say(scrub(text))
 
     if isinstance(exc, LoyaltyError):
         if not exc.said:
@@ -73,7 +83,7 @@ def _report(exc: BaseException, db: str | None = None) -> int:
         return _report(describe_db_error(exc, resolve_url(db)))
     if isinstance(exc, SQLAlchemyError):
         say(f"error: database: {str(exc).splitlines()[0]}")
-        return 6
+        return EXIT_DATABASE
     say(
         f"internal error: {type(exc).__name__}: {exc} "
         "(a bug in loyaltyctl; nothing was committed; LOYALTYCTL_DEBUG=1 shows the traceback)"
@@ -97,7 +107,7 @@ class LoyaltyGroup(TyperGroup):
             os.dup2(devnull, sys.stdout.fileno())
             raise typer.Exit(0) from None
         except Exception as exc:
-            if os.environ.get("LOYALTYCTL_DEBUG"):
+            if debug():
                 raise
             if type(exc).__module__.startswith(("click", "typer")):
                 raise
@@ -184,6 +194,6 @@ def main() -> None:
     except SystemExit:
         raise
     except BaseException as exc:  # errors raised outside a command (parsing, start-up)
-        if os.environ.get("LOYALTYCTL_DEBUG"):
+        if debug():
             raise
         sys.exit(_report(exc))

@@ -113,6 +113,9 @@ RejectsOpt = Annotated[
         "--rejects", help="With --skip-invalid: write rejected rows and reasons here.", dir_okay=False
     ),
 ]
+ForceRejectsOpt = Annotated[
+    bool, typer.Option("--force", help="With --rejects: replace an existing rejects file (else exit 7).")
+]
 EncodingOpt = Annotated[
     str | None,
     typer.Option(
@@ -128,6 +131,7 @@ class ImportOptions:
     dry_run: bool = False
     skip_invalid: bool = False
     rejects: Path | None = None
+    force: bool = False
     encoding: str | None = None
     fmt: Format = Format.table
 
@@ -137,6 +141,7 @@ _IMPORT_OPTIONS = (
     ("dry_run", DryRunOpt, False),
     ("skip_invalid", SkipInvalidOpt, False),
     ("rejects", RejectsOpt, None),
+    ("force", ForceRejectsOpt, False),
     ("encoding", EncodingOpt, None),
     ("fmt", FormatOpt, Format.table),
 )
@@ -145,9 +150,10 @@ _IMPORT_OPTIONS = (
 def import_options(command: Callable[..., None]) -> Callable[..., None]:
     """Give an import command the options every CSV import shares, declared
     here once (as sqlite-utils' ``output_options`` decorator does):
-    ``--dry-run``, ``--skip-invalid``, ``--rejects``, ``--encoding`` and
-    ``--format``.  The command takes them together as its parameter
-    ``options: ImportOptions``; they are listed where that parameter stands."""
+    ``--dry-run``, ``--skip-invalid``, ``--rejects`` (and ``--force`` to
+    replace an existing rejects file), ``--encoding`` and ``--format``.  The
+    command takes them together as its parameter ``options: ImportOptions``;
+    they are listed where that parameter stands."""
     signature = inspect.signature(command, eval_str=True)
     keyword = inspect.Parameter.KEYWORD_ONLY
     params: list[inspect.Parameter] = []
@@ -183,9 +189,15 @@ def parse_date_opt(value: str | None, name: str) -> date | None:
     try:
         if not (value[:4] + value[5:7] + value[8:]).isdigit():
             raise ValueError
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise UsageProblem(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
+    from ..importers.fields import FieldError, in_range
+
+    try:
+        return in_range(day, value)
+    except FieldError as exc:
+        raise UsageProblem(f"{name} {exc}") from None
 
 
 # Whole numbers on the command line: ASCII digits only, a '-' in front only where
@@ -287,11 +299,16 @@ class RejectsWriter:
     leading ``'``, which a text column takes off again on import.  Written
     through ``safe_files.AtomicFile`` (a private 0600 temp file, fsynced and
     renamed into place; removed on failure), so a crash or a full disk never
-    leaves half a file; a run that rejects nothing leaves a header-only file, so
-    no stale rejects from an earlier run remain."""
+    leaves half a file; a run that rejects nothing leaves a header-only file.
+    An existing file is kept, and the import refused before it starts (exit
+    7), unless ``--force``; a symbolic link there is refused even then."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, force: bool = False) -> None:
+        from ..safe_files import check_target
+
+        check_target(path, force=force)  # before the import: an existing file is kept (exit 7)
         self.path = path
+        self.force = force
         self._file = None
         self._writer = None
         self._width = 0
@@ -302,7 +319,7 @@ class RejectsWriter:
 
         from ..safe_files import AtomicFile
 
-        self._file = AtomicFile(self.path, force=True, text=True)
+        self._file = AtomicFile(self.path, force=self.force, text=True)
         self._file.open()
         self._writer = csv.writer(self._file, delimiter=src.delimiter, lineterminator="\r\n")
         self._width = len(src.header)
@@ -382,10 +399,12 @@ def run_import(ctx: typer.Context, path: str, options: ImportOptions, service, *
         raise UsageProblem("--rejects goes with --skip-invalid")
     if rejects is not None and path != "-" and Path(path).resolve() == rejects.resolve():
         raise UsageProblem("--rejects names the input file; it would be overwritten")
+    if options.force and rejects is None:
+        raise UsageProblem("--force goes with --rejects (it replaces an existing rejects file)")
     db = state(ctx).database()
 
     def attempt() -> tuple[BatchSummary, CsvInput, RejectsWriter | None]:
-        writer = RejectsWriter(rejects) if rejects is not None else None
+        writer = RejectsWriter(rejects, force=options.force) if rejects is not None else None
         try:
             with open_input(path) as (stream, name, size), progress_for(name, size) as tick:
                 src = CsvInput(stream=stream, name=name, encoding=options.encoding, on_progress=tick)

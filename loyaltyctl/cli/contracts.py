@@ -30,10 +30,10 @@ def import_(
         ),
     ],
     options: ImportOptions = ImportOptions(),
-    force: Annotated[
+    reapply: Annotated[
         bool,
         typer.Option(
-            "--force",
+            "--reapply",
             help="Re-apply a file imported before even where later imports changed its contracts.",
         ),
     ] = False,
@@ -46,7 +46,7 @@ def import_(
     from ..services import contracts as svc
 
     st = state(ctx)
-    run_import(ctx, file, options, svc.import_contracts, actor=st.who(), force=force)
+    run_import(ctx, file, options, svc.import_contracts, actor=st.who(), reapply=reapply)
 
 
 @app.command()

@@ -11,7 +11,25 @@ from ..errors import DatabaseProblem, UsageProblem
 from ..output import Format, render, render_one, say
 from ._common import DryRunOpt, FormatOpt, state
 
-app = typer.Typer(help="The database: status, upgrade, check, backup, copy.", no_args_is_help=True)
+app = typer.Typer(
+    help="The database: init, status, upgrade, check, seal, backup, copy.", no_args_is_help=True
+)
+
+
+@app.command()
+def init(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
+    """Create a new program database (the only command that does); an existing,
+    up-to-date one is left as it is."""
+    r = state(ctx).database().init()
+    if fmt is not Format.table:
+        render_one(r, fmt)
+    elif r["created"]:
+        say(f"created database {r['database']} (schema {r['schema']})")
+    else:
+        say(
+            f"note: database {r['database']} already exists and is up to date (schema {r['schema']}); "
+            "nothing changed"
+        )
 
 
 @app.command()
@@ -27,24 +45,37 @@ def status(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
 
 @app.command()
 def upgrade(ctx: typer.Context) -> None:
-    """Bring an older database's schema up to date (creates a new one)."""
+    """Bring an older database's schema up to date (`db init` creates a new one)."""
     db = state(ctx).database()
-    before = db.current_revision()
-    _, after = db.upgrade()
+    before, after = db.upgrade()
     if before == after:
         say(f"schema is up to date ({after})")
     else:
-        say(f"schema upgraded from {before or 'empty'} to {after}")
+        say(f"schema upgraded from {before} to {after}")
 
 
 @app.command()
-def check(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
+def check(
+    ctx: typer.Context,
+    seal: Annotated[
+        str | None,
+        typer.Option(
+            "--seal",
+            metavar="SEAL",
+            help="A seal from `db seal`: also prove that no posting up to it was changed, removed "
+            "or inserted since.",
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
     """Prove the ledger adds up; exit 6 on any mismatch, naming each."""
+    from ..chain import Seal
     from ..services import dbadmin
 
+    sealed = Seal.parse(seal) if seal is not None else None
     db = state(ctx).database()
     with db.session() as session:
-        results = dbadmin.check(session=session, db=db)
+        results = dbadmin.check(session=session, db=db, seal=sealed)
     failed = [r for r in results if not r.ok]
     if fmt is Format.table:
         for r in results:
@@ -67,12 +98,30 @@ def check(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
 
             raise DatabaseProblem(
                 f"database {display_url(db.url)} is corrupt: db check failed: {names}",
-                hint="restore the latest backup (`loyaltyctl db backup` makes one); nothing was changed",
+                hint=f"{db.restore_hint()}; nothing was changed",
             )
         raise DatabaseProblem(
             f"db check failed: {names}",
-            hint="restore from a backup, or ask the developers; nothing was changed",
+            hint=f"{db.restore_hint()}, or ask the developers; nothing was changed",
         )
+
+
+@app.command("seal")
+def seal_(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
+    """Print the ledger's seal (postings, last id, chain hash): keep it outside the database."""
+    from ..services import dbadmin
+
+    db = state(ctx).database()
+    with db.session() as session:
+        head = dbadmin.seal(session=session)
+    if fmt is Format.table:
+        typer.echo(head.token)
+        say(
+            f"sealed {head.count} postings up to #{head.last_id}; keep the seal outside the database "
+            "and prove it later with `loyaltyctl db check --seal SEAL`"
+        )
+    else:
+        render_one(head.as_dict(), fmt)
 
 
 @app.command()
@@ -131,5 +180,5 @@ def copy(
     else:
         say(
             f"copied {r.rows} rows ({r.accounts} accounts, {r.balance_total} points, {r.held_total} held) "
-            f"from {r.source} to {r.target}; counts, balances and db check agree"
+            f"from {r.source} to {r.target}; counts, balances, the seal and db check agree (seal {r.seal})"
         )

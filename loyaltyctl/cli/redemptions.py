@@ -91,9 +91,7 @@ def review(ctx: typer.Context) -> None:
     """Go through the pending requests, oldest first: approve, reject, skip or quit.
 
     Each decision is committed as it is made.  Needs a terminal."""
-    from functools import partial
-
-    from ..errors import LoyaltyError, UsageProblem
+    from ..errors import Interrupted, UsageProblem
     from . import _prompt
 
     if not _prompt.interactive():
@@ -103,51 +101,90 @@ def review(ctx: typer.Context) -> None:
         )
     from ..services import redemptions as svc
 
-    st = state(ctx)
-    db = st.database()
+    db = state(ctx).database()
     with db.session() as session:
         queue = svc.pending_ids(session=session)
-    done = {"approved": 0, "rejected": 0, "skipped": 0}
+        confirm_above = svc.confirm_above(session=session)
     if not queue:
         say("no pending requests")
         return
-    for n, rid in enumerate(queue, 1):
-        with db.session() as session:
-            r = svc.show(session=session, rid=rid)
-        if r["status"] != "pending":
-            continue  # decided elsewhere meanwhile
+    done = {"approved": 0, "rejected": 0, "skipped": 0}
+    try:
+        for n, rid in enumerate(queue, 1):
+            outcome = _review_one(ctx, rid, f"[{n}/{len(queue)}]", confirm_above)
+            if outcome == "quit":
+                break
+            if outcome in done:
+                done[outcome] += 1
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted: {_counts(done)} (decisions already taken are kept; the request on screen "
+            "was not decided)"
+        ) from None
+    say(_counts(done))
+
+
+def _counts(done: dict[str, int]) -> str:
+    return ", ".join(f"{v} {k}" for k, v in done.items())
+
+
+def _review_one(ctx: typer.Context, rid: str, place: str, confirm_above: int) -> str:
+    """Show one request and ask what to do: ``approved``, ``rejected``,
+    ``skipped``, ``quit``, or ``gone`` (decided elsewhere meanwhile).  The
+    answers are taken before the transaction, so a retry of it asks nothing
+    again."""
+    from functools import partial
+
+    from ..errors import LoyaltyError
+    from ..services import redemptions as svc
+    from . import _prompt
+
+    st = state(ctx)
+    db = st.database()
+    with db.session() as session:
+        r = svc.show(session=session, rid=rid)
+    if r["status"] != "pending":
+        return "gone"
+    short = max(0, r["points"] - r["balance"])
+    what = f"{r['quantity']} x {r['sku']} {r['item'] or ''}".rstrip()
+    typer.echo(
+        f"\n{place} {r['id']}  requested {r['requested_at'][:10]}\n"
+        f"  holder:    {r['holder']} ({r['account']}), partner {r['partner']}\n"
+        f"  balance:   {r['balance']} points, available {r['available']}\n"
+        f"  item:      {what}\n"
+        f"  cost:      {r['points']} points"
+    )
+    if short:
         typer.echo(
-            f"\n[{n}/{len(queue)}] {r['id']}  requested {r['requested_at'][:10]}\n"
-            f"  holder:    {r['holder']} ({r['account']}), partner {r['partner']}\n"
-            f"  balance:   {r['balance']} points, available {r['available']}\n"
-            f"  item:      {r['quantity']} x {r['sku']} {r['item'] or ''}\n"
-            f"  cost:      {r['points']} points"
+            f"  short:     {short} points: the balance no longer covers the cost (points taken back "
+            "since the request); approving is refused, reject it"
         )
-        answer = _prompt.choose(
-            f"{r['id']}:",
-            [("a", "approve"), ("r", "reject"), ("s", "skip"), ("q", "quit")],
-        )
-        if answer in (None, "q"):
-            break
-        if answer == "s":
-            done["skipped"] += 1
-            continue
-        reason = None
-        if answer == "r":
-            reason = (_prompt.ask_text("reason:") or "").strip()
-            if not reason:
-                say(f"{r['id']}: no reason given, skipped")
-                done["skipped"] += 1
-                continue
-        decide = partial(svc.decide, ids=[rid], approve=answer == "a", actor=st.who(), reason=reason)
-        try:
-            row = st.write(decide)[0]
-        except LoyaltyError as exc:
-            say(f"{r['id']}: {exc.message}")
-            continue
-        done[row["status"]] += 1
-        typer.echo(f"{r['id']}: {row['status']}")
-    say(", ".join(f"{v} {k}" for k, v in done.items()))
+    answer = _prompt.choose(f"{r['id']}:", [("a", "approve"), ("r", "reject"), ("s", "skip"), ("q", "quit")])
+    if answer == "q":
+        return "quit"
+    if answer == "s":
+        return "skipped"
+    reason = None
+    if answer == "r":
+        reason = _prompt.ask_text("reason:").strip()
+        while not reason:
+            say("a reason is required (the holder is told); Ctrl-C stops the review")
+            reason = _prompt.ask_text("reason:").strip()
+    if answer == "a" and not short and r["points"] > confirm_above:
+        question = f"approve {r['points']} points from {r['account']} for {what}?"
+        if not _prompt.confirm(question):
+            say(f"{r['id']}: not approved, skipped")
+            return "skipped"
+    decide = partial(svc.decide, ids=[rid], approve=answer == "a", actor=st.who(), reason=reason)
+    try:
+        row = st.write(decide)[0]
+    except LoyaltyError as exc:
+        say(f"{r['id']}: {exc.message}")
+        if exc.hint:
+            say(f"hint: {exc.hint}")
+        return "skipped"
+    typer.echo(f"{r['id']}: {row['status']}")
+    return row["status"]
 
 
 @app.command()

@@ -40,6 +40,44 @@ FIELD_LIMIT = csv.field_size_limit()
 MAX_LINE = 8 * FIELD_LIMIT
 
 
+# No import format has more than a handful of columns (the widest file, a
+# rejects file of `sellers list`, has 8; an export with extra columns, which
+# are ignored, has a few dozen).  A line with more fields than this is refused
+# before the csv module splits it: each field costs some 60 bytes however
+# short it is, so a line of a million commas would hold 50 MB, and the rows an
+# import keeps for a batch (2 000) would multiply that.
+MAX_FIELDS = 256
+
+
+def _excess_field(line: str, delimiter: str) -> int:
+    """The column (1-based) of the first field past ``MAX_FIELDS`` on
+    ``line``, else 0.  Fields are counted as the csv module splits them: a
+    delimiter inside a quoted field does not count.  A short line (the usual
+    case) is answered from its length alone."""
+    if len(line) <= MAX_FIELDS or line.count(delimiter) < MAX_FIELDS:
+        return 0
+    n, i, col = len(line), 0, 1
+    while i < n:
+        if line[i] == '"':  # a quoted field: to its closing quote ("" is a quote inside)
+            j = i + 1
+            while True:
+                k = line.find('"', j)
+                if k < 0:
+                    return 0  # a quote left open: the csv module names that
+                if line[k + 1 : k + 2] != '"':
+                    break
+                j = k + 2
+            i = k + 1
+        k = line.find(delimiter, i)
+        if k < 0:
+            return 0
+        col += 1
+        if col > MAX_FIELDS:
+            return col
+        i = k + 1
+    return 0
+
+
 _NUL_HINT = "a text file has no NUL bytes: is it UTF-16 (pass --encoding utf-16) or not a CSV file?"
 
 
@@ -86,6 +124,21 @@ def _fault(line: str, delimiter: str) -> tuple[int, str]:
             return 0, ""
         i += 1
         col += 1
+
+
+def text_encoding(name: str) -> str:
+    """The codec name of ``--encoding``: a text encoding Python knows.  An
+    unknown name, or a codec that is no text encoding (``rot13``, ``base64``,
+    ``zlib``: they map str to str or bytes to bytes), is a usage error."""
+    hint = "e.g. utf-8, cp1252, utf-16"
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise UsageProblem(f"--encoding {name!r}: unknown encoding", hint=hint) from None
+    # CodecInfo._is_text_encoding is how bytes.decode() itself tells them apart.
+    if not getattr(info, "_is_text_encoding", True) or info.incrementaldecoder is None:
+        raise UsageProblem(f"--encoding {name!r}: not a text encoding (bytes to text)", hint=hint)
+    return info.name
 
 
 class StructuralError(InvalidInput):
@@ -152,16 +205,14 @@ class CsvInput:
             yield chunk
         self.sha256 = digest.hexdigest()
 
+    def __post_init__(self) -> None:
+        if self.encoding:
+            self.encoding = text_encoding(self.encoding)
+
     def _text_chunks(self) -> Iterator[str]:
         raw = self._raw_chunks()
         if self.encoding:
-            try:
-                name = codecs.lookup(self.encoding).name
-            except LookupError:
-                raise UsageProblem(
-                    f"--encoding {self.encoding!r}: unknown encoding",
-                    hint="e.g. utf-8, cp1252, utf-16",
-                ) from None
+            name = self.encoding
             # A BOM is no part of the data, whatever the file says it is.
             decoder = codecs.getincrementaldecoder("utf-8-sig" if name == "utf-8" else name)(errors="strict")
             self.encoding_used = name
@@ -311,8 +362,13 @@ class CsvInput:
         raw: list[str] = []  # the lines of the record being read
 
         def all_lines() -> Iterator[str]:
+            number = 1 + offset
+            self._check_fields(first_line, number)
             yield first_line
             for line in lines:
+                number += 1
+                if len(line) > MAX_FIELDS:
+                    self._check_fields(line, number)
                 raw.append(line)
                 yield line
 
@@ -374,6 +430,14 @@ class CsvInput:
                     )
             yield Record(start, fields, columns)
 
+    def _check_fields(self, line: str, number: int) -> None:
+        col = _excess_field(line, self.delimiter)
+        if col:
+            raise StructuralError(
+                RowError(self.name, number, col, "", f"more than {MAX_FIELDS} fields on one line"),
+                hint="is this the right file? (no import format has more than a few columns)",
+            )
+
     def _colname(self, col: int) -> str:
         return self.header[col - 1] if 0 < col <= len(self.header) else ""
 
@@ -410,8 +474,11 @@ class CsvInput:
         self.ignored_columns = [h for h in self.header if aliases.get(h, h) not in known]
 
     def column_of(self, name: str) -> int:
-        """1-based column number of a known column."""
-        return self.columns[name] + 1
+        """1-based column number of a known column; 0 (the row as a whole) for
+        an optional column the file left out, which a problem may still name
+        (a partner switched to individual mode by a file without `consent`)."""
+        i = self.columns.get(name)
+        return 0 if i is None else i + 1
 
 
 def check_width(src: CsvInput, record: Record) -> RowError | None:

@@ -32,9 +32,17 @@ def _formula_after_quotes(value: str) -> bool:
 _GUARD_FIRST = frozenset(("'", *FORMULA_START))
 
 
+# A number as the exports write one (points, SEK with two decimals): a
+# spreadsheet reads it as a number, never as a formula, so it needs no guard.
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
 def neutralise(value: str) -> str:
-    """A text cell for a CSV export: ``=SUM(A1)`` -> ``'=SUM(A1)``."""
+    """A text cell for a CSV export: ``=SUM(A1)`` -> ``'=SUM(A1)``.  A plain
+    number (``-100.00``, a negative balance's value in SEK) stays a number."""
     if not value or value[0] not in _GUARD_FIRST:
+        return value
+    if value[0] == "-" and _PLAIN_NUMBER.fullmatch(value):
         return value
     return "'" + value if _formula_after_quotes(value) else value
 
@@ -128,6 +136,10 @@ def parse_whole(text: str, *, maximum: int = MAX_WHOLE) -> int:
 
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+# Every date in the program lies in these years, as every year option does
+# (`report program --year`, leaderboard years): a start date of 1999 or 3026 is
+# a typo, not a contract.
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2999, 12, 31)
 
 
 def parse_date(text: str) -> date:
@@ -136,9 +148,19 @@ def parse_date(text: str) -> date:
     if not _ISO_DATE.match(text):
         raise FieldError(f"{text!r} is not a date (write YYYY-MM-DD)")
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         raise FieldError(f"{text!r} is not a real date") from None
+    return in_range(value, text)
+
+
+def in_range(value: date, text: str) -> date:
+    """``value`` if it lies in the program's years (2000-2999), else why not."""
+    if value < FIRST_DATE:
+        raise FieldError(f"{text!r} is before 2000-01-01 (the program has no earlier dates)")
+    if value > LAST_DATE:
+        raise FieldError(f"{text!r} is after 2999-12-31 (the program has no later dates)")
+    return value
 
 
 _TRUE = {"yes", "true", "1", "y", "ja"}
@@ -154,16 +176,16 @@ def parse_bool(text: str) -> bool:
     raise FieldError(f"{text!r} is not yes/no, true/false or 1/0")
 
 
-_EMAIL = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
-
-
 def parse_email(text: str) -> str:
-    value = unneutralise(text.strip()).lower()
-    if not value:
-        raise FieldError("empty")
-    if len(value) > 254 or not _EMAIL.match(value):
-        raise FieldError(f"{text!r} is not an email address")
-    return value
+    """A seller's (or partner's) address, normalised (see ``identities``):
+    NFC and case-folded; an invisible or format character, or bad syntax, is
+    refused with the reason."""
+    from ..identities import BadEmail, normalise_email
+
+    try:
+        return normalise_email(unneutralise(text.strip()))
+    except BadEmail as exc:
+        raise FieldError(str(exc)) from None
 
 
 def parse_code(text: str, *, what: str = "code", max_len: int = 64) -> str:

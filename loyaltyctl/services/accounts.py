@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ..errors import NotFound, Refused
+from ..identities import Lookalikes
 from ..models import Account, Partner, Seller
 
 
@@ -72,12 +73,33 @@ def find_partner(session: Session, code: str) -> Partner:
 
 
 def find_seller(session: Session, email: str) -> Seller:
-    seller = session.exec(select(Seller).where(Seller.email == email.strip().lower())).scalar()
+    """The seller of an address, looked up exactly as normalised (see
+    ``identities``).  Not found: an address no seller can have says why, and
+    a look-alike of a seller's address names that seller."""
+    from ..importers.fields import FieldError, parse_email
+
+    hint = "`loyaltyctl sellers list` shows them"
+    try:
+        key = parse_email(email)
+    except FieldError as exc:
+        raise NotFound(f"no such seller: {exc}", hint=hint) from None
+    seller = session.exec(select(Seller).where(Seller.email == key)).scalar()
     if seller is None:
-        raise NotFound(
-            f"no seller with email {email.strip().lower()!r}", hint="`loyaltyctl sellers list` shows them"
-        )
+        raise NotFound(unknown_seller(key, seller_lookalikes(session)), hint=hint)
     return seller
+
+
+def seller_lookalikes(session: Session) -> Lookalikes:
+    """Every seller's address by its confusable skeleton (one query)."""
+    return Lookalikes(session.exec(select(Seller.email)).scalars())
+
+
+def unknown_seller(email: str, twins: Lookalikes) -> str:
+    """'no seller with email ...', naming the seller it looks like, if any."""
+    twin = twins.twin(email)
+    if twin is None:
+        return f"no seller with email {email!r}"
+    return f"no seller with email {email!r}; it looks like the address of seller {twin} (a look-alike)"
 
 
 def resolve(session: Session, ref: str) -> Holder:

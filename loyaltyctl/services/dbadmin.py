@@ -2,7 +2,9 @@
 
 Each check returns a list of problems (plain strings that spell out the
 difference, e.g. "account a@b.se: cached 1200 != postings 1100"); an empty list
-means it passed.
+means it passed.  ``guards`` is in guards.py; ``chain``, ``keys`` and
+``seal`` share one ordered scan of the postings (ledger_scan.py), made once
+per run.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
+from ..chain import Seal
 from ..db import SCHEMA_HEAD, Database, display_url
+from ..errors import DatabaseProblem
 from ..models import (
     Account,
     Batch,
@@ -29,6 +33,7 @@ from ..models import (
     RuleVersion,
     Seller,
 )
+from . import guards, ledger_scan
 from .contracts import Lookups
 from .earning import Earning
 from .rules import RuleBook
@@ -78,18 +83,15 @@ def _account_names(session: Session) -> dict[int, str]:
     return names
 
 
-# Tables whose rows the database itself refuses to change (migrations 0001, 0002).
-APPEND_ONLY = ("posting", "rule_version", "quiz_award", "leaderboard_run", "leaderboard_award")
-
 PG_DESCRIPTIONS = {
-    "integrity": "PostgreSQL: the append-only triggers are in place and enabled (pages: the server)",
+    "integrity": "PostgreSQL: every index is valid and ready (PostgreSQL checks its own pages)",
     "foreign_keys": "PostgreSQL: every reference and CHECK is enforced, none was added NOT VALID",
 }
 
 
 def _integrity(session: Session, r: CheckResult, db: Database) -> None:
     if not db.is_sqlite:
-        _pg_integrity(session, r)
+        _pg_indexes(session, r)
         return
     for (msg,) in session.exec(text("PRAGMA integrity_check(100)")).all():
         for line in str(msg).splitlines():
@@ -105,26 +107,22 @@ def _foreign_keys(session: Session, r: CheckResult, db: Database) -> None:
         r.add(f"foreign_key_check: table {row[0]} row {row[1]} points to a missing {row[2]}")
 
 
-def _pg_integrity(session: Session, r: CheckResult) -> None:
-    """PostgreSQL checks its pages itself; what can go wrong here is a trigger
-    dropped or disabled by hand."""
-    enabled = {
-        table: state
-        for table, state in session.exec(
-            text(
-                "SELECT c.relname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                "JOIN pg_proc p ON p.oid = t.tgfoid "
-                "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal "
-                "AND p.proname = 'loyaltyctl_append_only'"
-            )
-        ).all()
-    }
-    for table in APPEND_ONLY:
-        state = enabled.get(table)
-        if state is None:
-            r.add(f"append-only trigger {table}_append_only is missing: {table} rows can be changed")
-        elif state == "D":
-            r.add(f"append-only trigger {table}_append_only is disabled: {table} rows can be changed")
+def _guards(session: Session, r: CheckResult, db: Database) -> None:
+    guards.check(session, r.add, sqlite=db.is_sqlite)
+
+
+def _pg_indexes(session: Session, r: CheckResult) -> None:
+    """PostgreSQL checks its pages itself; an index left invalid (a failed
+    CREATE INDEX CONCURRENTLY, a catalog edited by hand) is neither read nor,
+    when not ready, kept up to date, and a unique one then enforces nothing."""
+    for table, index in session.exec(
+        text(
+            "SELECT c.relname, i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "JOIN pg_class c ON c.oid = x.indrelid WHERE c.relnamespace = current_schema()::regnamespace "
+            "AND NOT (x.indisvalid AND x.indisready AND x.indislive) ORDER BY 1, 2"
+        )
+    ).all():
+        r.add(f"index {index} on {table} is not valid: rebuild it (REINDEX INDEX {index})")
 
 
 def _pg_not_valid(session: Session, r: CheckResult) -> None:
@@ -374,32 +372,95 @@ def _redemptions(session: Session, r: CheckResult) -> None:
         r.add(f"posting {key}: {p.points} points to {names.get(p.account_id)} that no approval explains")
 
 
+_SCAN = "loyalty_ledger_scan"
+_SEAL = "loyalty_seal"
+
+
+def scan_of(session: Session) -> ledger_scan.Scan:
+    """The ordered scan of the postings (chain, keys, seal), made once per check run."""
+    found = session.info.get(_SCAN)
+    if found is None:
+        found = session.info[_SCAN] = ledger_scan.scan(session.connection(), seal=session.info.get(_SEAL))
+    return found
+
+
+def _take(problems: ledger_scan.Problems | None, r: CheckResult) -> None:
+    if problems is not None:
+        for p in problems.items:
+            r.add(p)
+        r.more += problems.more
+
+
+def _chain(session: Session, r: CheckResult) -> None:
+    _take(scan_of(session).chain, r)
+
+
+def _key_content(session: Session, r: CheckResult) -> None:
+    _take(scan_of(session).keys, r)
+
+
+def _seal(session: Session, r: CheckResult) -> None:
+    _take(scan_of(session).seal, r)
+
+
+def _spendable(session: Session, r: CheckResult) -> None:
+    """Points spent or held beyond a balance only where a contract clawback took
+    them back (see ``services/modes.py``)."""
+    from .modes import check
+
+    for problem in check(session):
+        r.add(problem)
+
+
 CHECKS: list[tuple[str, str, Callable]] = [
     ("integrity", "SQLite integrity_check: the file's pages and indexes are sound", _integrity),
     ("foreign_keys", "SQLite foreign_key_check: every reference points to a row", _foreign_keys),
+    (
+        "guards",
+        "the append-only and whole-number triggers and CHECK constraints are as the migrations create them",
+        _guards,
+    ),
     ("balances", "every cached balance equals the sum of its postings", _balances),
     ("holds", "held points equal the pending redemptions", _holds),
     ("stock", "reserved stock equals the pending redemptions' quantities", _stock),
     ("idempotency", "every posting's idempotency key is unique", _keys),
+    ("keys", "every posting's idempotency key agrees with its content, kind by kind", _key_content),
+    ("chain", "every posting's hash follows from its content and the posting before it", _chain),
+    ("seal", "nothing up to the sealed posting was changed, removed or inserted", _seal),
     ("contracts", "every contract's net points equal what the rules give for its current row", _contracts),
     ("quizzes", "every quiz award is correct x points_per_correct, posted once", _quizzes),
     ("leads", "every accepted lead has one posting of lead_points as of its acceptance", _leads),
     ("leaderboard", "every awarded period's stored awards match its bonus postings", _leaderboard),
     ("redemptions", "every approved redemption has its debit posting, no other has one", _redemptions),
+    (
+        "spendable",
+        "no partner's people can spend more than they earned less what they spent and hold",
+        _spendable,
+    ),
 ]
 
 
-def check(*, session: Session, db: Database) -> list[CheckResult]:
+def check(*, session: Session, db: Database, seal: Seal | None = None) -> list[CheckResult]:
+    """Every check, in order; ``seal`` adds the ``seal`` check (``db check --seal``)."""
     results = []
     from sqlalchemy.exc import DBAPIError
 
     session.info.pop("loyalty_account_names", None)  # read afresh for this run
+    session.info.pop(_SCAN, None)
+    session.info[_SEAL] = seal
     for name, description, fn in CHECKS:
+        if name == "seal":
+            if seal is None:
+                continue
+            description = (
+                f"nothing up to posting #{seal.last_id} ({seal.count} postings) was changed, removed "
+                "or inserted since the seal"
+            )
         if not db.is_sqlite:
             description = PG_DESCRIPTIONS.get(name, description)
         r = CheckResult(name, description)
         try:
-            if name in ("integrity", "foreign_keys"):
+            if name in ("integrity", "foreign_keys", "guards"):
                 fn(session, r, db)
             else:
                 fn(session, r)
@@ -407,6 +468,21 @@ def check(*, session: Session, db: Database) -> list[CheckResult]:
             r.add(f"could not run: {str(exc.orig or exc).splitlines()[0]}")
         results.append(r)
     return results
+
+
+def seal(*, session: Session) -> Seal:
+    """The chain's head, recomputed from every posting's content; refused
+    (exit 6) when the chain does not hold: a seal must vouch for a ledger
+    that is whole."""
+    found = ledger_scan.scan(session.connection(), keys=False)
+    if not found.chain_ok:
+        n = len(found.chain.items) + found.chain.more
+        raise DatabaseProblem(
+            f"the ledger's hash chain is broken ({n} problem{'s' if n != 1 else ''}, the first: "
+            f"{found.chain.items[0]}); no seal was made",
+            hint="`loyaltyctl db check` names every problem; restore from a backup",
+        )
+    return found.head
 
 
 def status(*, session: Session, db: Database) -> dict:
@@ -454,8 +530,10 @@ def backup(*, db: Database, target: Path, force: bool = False) -> dict:
         )
     if source is None:
         raise Refused("db backup needs a database file, not an in-memory database")
+    if not source.exists():
+        raise db.missing()
     if not source.is_file():
-        raise NotFound(f"database {source} does not exist; nothing to back up")
+        raise NotFound(f"database {source} is not a file; nothing to back up")
     target = Path(target).absolute()
     if target.exists() and target.resolve() == source.resolve():
         raise FileProblem(f"{target} is the database itself; name another file")

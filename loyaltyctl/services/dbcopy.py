@@ -15,8 +15,10 @@ SQLite, or SQLite to SQLite.  The plan:
    INSERT on SQLite.  Inserts only, so the append-only triggers never fire.
    PostgreSQL's id sequences are then set past the highest copied id.
 4. Before committing, verify: the row count of every table, every account's
-   balance and held points, and ``db check`` (which must pass on the target
-   with the same results as on the source).  Any difference names itself and
+   balance and held points, the ledger's hash chain (postings are copied with
+   their hashes as they are, and the target's chain, recomputed from the
+   copied content, must end in the source's seal), and ``db check`` (which
+   must pass on the target with the same results as on the source).  Any difference names itself and
    rolls the copy back (exit 6); the target stays migrated and empty.
 
 ``dry_run`` does steps 1 and 2 without writing (the target is not created or
@@ -34,6 +36,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, SQLModel
 
 from .. import models  # noqa: F401  (registers every table in SQLModel.metadata)
+from ..chain import Seal
 from ..db import SCHEMA_HEAD, Database, display_url
 from ..errors import DatabaseProblem, Refused, UsageProblem
 from ..pgbulk import copy_rows, uses_psycopg
@@ -51,6 +54,7 @@ class CopyResult:
     accounts: int = 0
     balance_total: int = 0
     held_total: int = 0
+    seal: str = ""  # the ledger's seal (db seal), the same in the source and the copy
     verified: bool = False
 
     @property
@@ -68,6 +72,7 @@ class CopyResult:
             "accounts": self.accounts,
             "balance_total": self.balance_total,
             "held_total": self.held_total,
+            "seal": self.seal,
             "verified": self.verified,
         }
 
@@ -89,7 +94,7 @@ def copy_database(*, source: Database, target: Database, dry_run: bool = False) 
         _refuse_unknown_tables(src, source, tables)
         src_counts = {t.name: _count(src, t) for t in tables}
         src_balances = _balances(src)
-        src_checks = _checks(src, source)
+        src_checks, src_head = _checks(src, source)
         failed = [name for name, problems in src_checks if problems]
         if failed:
             raise DatabaseProblem(
@@ -101,6 +106,7 @@ def copy_database(*, source: Database, target: Database, dry_run: bool = False) 
         result.accounts = len(src_balances)
         result.balance_total = sum(b for b, _ in src_balances.values())
         result.held_total = sum(h for _, h in src_balances.values())
+        result.seal = src_head.token
 
         fresh_file = target.sqlite_path is not None and not target.sqlite_path.exists()
         rev = None if fresh_file else target.current_revision()  # a dry run creates no file
@@ -110,7 +116,7 @@ def copy_database(*, source: Database, target: Database, dry_run: bool = False) 
             if rev is not None:
                 _refuse_non_empty(target, _existing_counts(target, tables))
             return result
-        target.upgrade()  # creates or migrates the target; refuses one newer than this tool
+        target.upgrade(create=True)  # creates or migrates the target; refuses one newer than this tool
         with target.translate_errors(), target.engine.execution_options(loyalty_write=True).begin() as dst:
             _refuse_non_empty(target, {t.name: _count(dst, t) for t in tables})
             use_copy = uses_psycopg(dst)
@@ -118,6 +124,7 @@ def copy_database(*, source: Database, target: Database, dry_run: bool = False) 
                 _copy_table(src, dst, table, postgres=use_copy)
             if dst.dialect.name == "postgresql":
                 _reset_sequences(dst, tables)
+            dst_checks, dst_head = _checks(dst, target)
             _verify(
                 source,
                 target,
@@ -126,7 +133,8 @@ def copy_database(*, source: Database, target: Database, dry_run: bool = False) 
                 src_checks,
                 dst_counts={t.name: _count(dst, t) for t in tables},
                 dst_balances=_balances(dst),
-                dst_checks=_checks(dst, target),
+                dst_checks=dst_checks,
+                heads=(src_head.token, dst_head.token),
             )
     result.verified = True
     return result
@@ -195,13 +203,15 @@ def _balances(conn: Connection) -> dict[int, tuple[int, int]]:
     }
 
 
-def _checks(conn: Connection, db: Database) -> list[tuple[str, list[str]]]:
-    from .dbadmin import check
+def _checks(conn: Connection, db: Database) -> tuple[list[tuple[str, list[str]]], Seal]:
+    """db check's results, and the chain's head as recomputed from the postings' content."""
+    from .dbadmin import check, scan_of
 
     with Session(bind=conn, autoflush=False) as session:
         results = check(session=session, db=db)
-    # The integrity check is SQLite's own pragma: nothing to compare across backends.
-    return [(r.name, r.problems + ([f"... and {r.more} more"] if r.more else [])) for r in results]
+        head = scan_of(session).head
+    checks = [(r.name, r.problems + ([f"... and {r.more} more"] if r.more else [])) for r in results]
+    return checks, head
 
 
 # -- copying ---------------------------------------------------------------------------
@@ -242,8 +252,11 @@ def _verify(
     dst_counts: dict[str, int],
     dst_balances: dict[int, tuple[int, int]],
     dst_checks: list[tuple[str, list[str]]],
+    heads: tuple[str, str],
 ) -> None:
     differences: list[str] = []
+    if heads[0] != heads[1]:
+        differences.append(f"the ledger's seal is {heads[0]} in the source != {heads[1]} copied")
     for name, n in src_counts.items():
         if dst_counts.get(name) != n:
             differences.append(f"table {name}: {n} rows in the source != {dst_counts.get(name)} copied")

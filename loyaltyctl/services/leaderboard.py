@@ -3,8 +3,12 @@
 What counts: postings of kinds contract, quiz and lead attributed to a seller
 (``posting.seller_id``) with a value date inside the period, summed (so
 reversals and corrections net out).  Bonuses, redemptions and adjustments do
-not count.  Sellers with no points (a sum <= 0) do not rank; inactive sellers
-and sellers of a suspended partner (at the time of the query) are left out.
+not count.  Sellers with no points (a sum <= 0) do not rank; inactive sellers,
+sellers of a suspended partner and sellers of a partner without consent (at
+the time of the query) are left out: without consent a partner may earn as a
+company (pooled), but its people are not ranked, named or awarded.  A ranking
+stored when awarded keeps its rows, but shows no name for a seller whose
+partner has no consent (any more).
 
 Ranking is standard competition ranking (1, 2, 2, 4): everyone sharing a
 prized rank gets that rank's bonus.  A period is awarded once: the run stores
@@ -96,8 +100,8 @@ def _check_year(y: int, option: str, text: str) -> None:
 class Standing:
     rank: int
     seller_id: int
-    seller: str
-    name: str
+    seller: str | None  # None: not named (the partner has no consent)
+    name: str | None
     partner_id: int
     partner: str
     points: int
@@ -136,6 +140,7 @@ def live_standings(session: Session, period: Period) -> list[Standing]:
             Posting.value_date <= period.last,
             Seller.active.is_(True),
             Partner.status == "active",
+            Partner.consent.is_(True),
         )
         .group_by(Seller.id, Seller.email, Seller.name, Partner.id, Partner.code)
         .having(total > 0)
@@ -156,15 +161,24 @@ def stored_run(session: Session, period: Period) -> LeaderboardRun | None:
 
 def stored_standings(session: Session, run: LeaderboardRun) -> list[Standing]:
     rows = session.exec(
-        select(LeaderboardAward, Seller.email, Seller.name, Partner.code)
+        select(LeaderboardAward, Seller.email, Seller.name, Partner.code, Partner.consent)
         .join(Seller, Seller.id == LeaderboardAward.seller_id)
         .join(Partner, Partner.id == LeaderboardAward.partner_id)
         .where(LeaderboardAward.run_id == run.id)
         .order_by(LeaderboardAward.rank, Seller.email)
     ).all()
     return [
-        Standing(a.rank, a.seller_id, email, name, a.partner_id, code, a.points, a.bonus)
-        for a, email, name, code in rows
+        Standing(
+            a.rank,
+            a.seller_id,
+            email if consent else None,
+            name if consent else None,
+            a.partner_id,
+            code,
+            a.points,
+            a.bonus,
+        )
+        for a, email, name, code, consent in rows
     ]
 
 

@@ -121,9 +121,12 @@ def _complete(book: _Book, p: PartnerIn) -> PartnerIn:
     )
 
 
-def _apply(book: _Book, p: PartnerIn, actor: str = "loyaltyctl") -> tuple[str, Partner, str | None]:
-    """Create or update a partner.  Returns (outcome, partner, refusal reason).
-    A new partner (and its pool) is written by the book's next flush."""
+def _apply(
+    book: _Book, p: PartnerIn, actor: str = "loyaltyctl"
+) -> tuple[str, Partner, tuple[str, str] | None]:
+    """Create or update a partner.  Returns (outcome, partner, refusal), the
+    refusal as (column, reason).  A new partner (and its pool) is written by the
+    book's next flush."""
     session = book.session
     partner = book.partners.get(p.code)
     if partner is None:
@@ -148,20 +151,24 @@ def _apply(book: _Book, p: PartnerIn, actor: str = "loyaltyctl") -> tuple[str, P
             "refused",
             partner,
             (
+                "consent",
                 f"partner {p.code} has active sellers; without consent an individual-mode partner "
-                f"cannot have sellers (deactivate them first, or use mode pooled)"
+                f"cannot have sellers (deactivate them first, or use mode pooled)",
             ),
         )
     mode_changed = partner.mode != p.mode
+    if mode_changed:
+        from . import modes
+
+        refusal = modes.refusal(session, partner, p.mode)
+        if refusal:
+            return "refused", partner, ("mode", refusal)
     partner.name, partner.mode, partner.consent, partner.email = p.name, p.mode, p.consent, p.email
     session.add(partner)
     if mode_changed:
-        from .contracts import reroute_partner
-
         session.flush()
         _open_accounts_for_mode(session, partner)
-        assert partner.id is not None
-        reroute_partner(session=session, partner_id=partner.id, actor=actor)
+        modes.move(session=session, partner=partner, actor=actor)
     return "updated", partner, None
 
 
@@ -224,7 +231,7 @@ def import_partners(
             run.once(record, "code", p.code, (p.name, p.mode, p.consent, p.email))
             outcome, _, refusal = _apply(book, p, actor)
             if refusal:
-                raise RowProblems([field_error(src, record, "consent", refusal)])
+                raise RowProblems([field_error(src, record, *refusal)])
             run.count(outcome)
     book.flush()
     return run.finish(skip_invalid=skip_invalid)

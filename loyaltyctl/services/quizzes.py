@@ -19,11 +19,12 @@ from sqlmodel import Session
 
 from ..clock import now, today
 from ..errors import InvalidInput, LoyaltyError, NotFound, Refused, UsageProblem
+from ..identities import Lookalikes
 from ..importers import fields as F
 from ..importers.csv_source import CsvInput
 from ..ledger import Entry, Ledger, new_batch
 from ..models import Partner, Quiz, QuizAward, Seller
-from .accounts import AccountIds, earning_account
+from .accounts import AccountIds, earning_account, seller_lookalikes, unknown_seller
 from .batch import BatchSummary, RejectSink, RowProblems, field_error, parse_row
 from .rules import load_rulebook
 
@@ -172,6 +173,7 @@ class _Awarder:
         self.book = load_rulebook(session)
         self.ledger: Ledger | None = None
         self.batch_id: int | None = None
+        self._twins: Lookalikes | None = None
 
     # One result (``quiz award --seller``): a query for each thing it needs.
     def _seller(self, email: str) -> Seller | None:
@@ -200,7 +202,9 @@ class _Awarder:
             )
         seller = self._seller(email)
         if seller is None:
-            raise _Problem("seller_email", f"no seller with email {email!r}", NotFound)
+            if self._twins is None:  # built once, when a row first names an unknown seller
+                self._twins = seller_lookalikes(self.session)
+            raise _Problem("seller_email", unknown_seller(email, self._twins), NotFound)
         done = self._done(seller.id)
         partner = self._partner(seller.partner_id)
         assert partner is not None

@@ -441,6 +441,17 @@ def _load(session: Session, ids: list[str], *, lock: bool = True) -> list[Redemp
     return out
 
 
+def shortfall(session: Session, red: Redemption) -> int:
+    """How many points the account's balance lacks for approving ``red`` (0: none).
+
+    A request held its points when it was made, but a contract cancelled or
+    changed since may have taken them back (a clawback): approval never takes a
+    balance below zero.  The balance is read afresh and locked (an approval
+    earlier in the same command has already been debited)."""
+    balance, _held = _available(session, red.account_id)
+    return max(0, red.points - balance)
+
+
 def _decide(session: Session, red: Redemption, *, approve: bool, reason: str | None, actor: str) -> str:
     """Decide one pending request; ``unchanged`` if it was already decided this way."""
     want = "approved" if approve else "rejected"
@@ -451,6 +462,16 @@ def _decide(session: Session, red: Redemption, *, approve: bool, reason: str | N
             f"request {red.id} was already {red.status} on {red.decided_at:%Y-%m-%d}; it cannot be {want}",
             hint="a decided request stays decided; a correction is `points adjust`",
         )
+    if approve:
+        short = shortfall(session, red)
+        if short:
+            account = _one(session, red.id)["account"]
+            raise Refused(
+                f"request {red.id} ({account}) costs {red.points} points, but the balance is "
+                f"{red.points - short}: approving it would leave -{short} (points it held were taken "
+                "back since it was made, e.g. by a cancelled contract); nothing was approved",
+                hint=f"reject it: loyaltyctl redemptions reject {red.id} --reason TEXT",
+            )
     item = session.exec(lock_item(red.sku)).scalar()
     if approve:
         acc = session.get(Account, red.account_id)
@@ -572,3 +593,11 @@ def pending_ids(*, session: Session) -> list[str]:
 def show(*, session: Session, rid: str) -> dict:
     red = _load(session, [rid], lock=False)  # a read: no row lock (nor a write transaction)
     return _one(session, red[0].id)
+
+
+def confirm_above(*, session: Session) -> int:
+    """``redemptions review`` asks to confirm an approval costing more points
+    than this (the rule ``review_confirm_points`` in force today)."""
+    from .rules import load_rulebook
+
+    return load_rulebook(session).int("review_confirm_points", today())

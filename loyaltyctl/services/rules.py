@@ -115,13 +115,25 @@ RULES: dict[str, RuleSpec] = {
     "leaderboard_settle_days": RuleSpec(
         "5", _whole, "days after a period ends before it can be awarded", _at_most(365, "days")
     ),
+    "review_confirm_points": RuleSpec(
+        "10000",
+        _whole,
+        "an approval in `redemptions review` costing more points asks for a confirmation",
+    ),
 }
 
 
 # Rules that contract points do not depend on (quizzes, leads, the leaderboard):
 # what they gave is posted or stored once, so a new version may start any day.
 NOT_CONTRACT_RULES = frozenset(
-    {"welcome_quiz_days", "lead_points", "monthly_bonus", "yearly_bonus", "leaderboard_settle_days"}
+    {
+        "welcome_quiz_days",
+        "lead_points",
+        "monthly_bonus",
+        "yearly_bonus",
+        "leaderboard_settle_days",
+        "review_confirm_points",
+    }
 )
 
 

@@ -11,10 +11,11 @@ from sqlmodel import Session
 
 from ..clock import now, today
 from ..errors import Refused, UsageProblem
+from ..identities import Lookalikes, lookalike_reason
 from ..importers import fields as F
 from ..importers.csv_source import CsvInput
 from ..models import Account, Partner, Seller
-from .accounts import find_partner, find_seller, seller_account
+from .accounts import find_partner, find_seller, seller_account, seller_lookalikes
 from .batch import BatchSummary, RejectSink, RowProblems, Upserts, field_error, parse_row
 
 SELLER = Seller.__table__
@@ -90,6 +91,14 @@ class _Book:
         self.sellers = sellers
         self.new: list[tuple[dict, bool]] = []  # (seller row, needs an own account)
         self.renamed: dict[int, str] = {}
+        self._twins: Lookalikes | None = None
+
+    def twins(self) -> Lookalikes:
+        """Every stored seller's address by skeleton: built (one query) when
+        the run first meets a new address; the run's new sellers join it."""
+        if self._twins is None:
+            self._twins = seller_lookalikes(self.session)
+        return self._twins
 
     @classmethod
     def everything(cls, session: Session) -> _Book:
@@ -164,6 +173,11 @@ def _apply(book: _Book, s: SellerIn) -> tuple[str, str | None, str]:
         enrolled = s.enrolled_on or today()
         if enrolled > today():
             return "refused", f"enrolled_on {enrolled} is in the future", "enrolled_on"
+        twins = book.twins()
+        twin = twins.twin(s.email)
+        if twin is not None:
+            return "refused", lookalike_reason(s.email, twin), "email"
+        twins.add(s.email)
         assert partner.id is not None
         book.sellers[s.email] = _Stored(partner.id, s.name, enrolled, None)
         book.add(

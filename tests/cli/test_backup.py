@@ -37,6 +37,7 @@ def counts(path) -> tuple[int, int, int]:
         )
 
 
+@pytest.mark.slow  # concurrency: a real import while backing up
 def test_backup_while_another_process_imports(db, tmp_path, sub, cli):
     small_program(db)
     db.dispose()
@@ -109,7 +110,7 @@ def test_a_symlink_target_and_the_database_itself_are_refused(db, db_path, tmp_p
 
 def test_backup_of_a_missing_database_or_postgresql_is_refused(tmp_path, cli):
     r = cli("--db", str(tmp_path / "nope.db"), "db", "backup", str(tmp_path / "b.db"))
-    assert r.exit_code == 3 and "does not exist" in r.stderr
+    assert r.exit_code == 6 and "does not exist" in r.stderr and "loyaltyctl db init" in r.stderr
     assert not (tmp_path / "nope.db").exists() and not (tmp_path / "b.db").exists()
     r = cli("--db", "postgresql://office:secret@db.example/loyalty", "db", "backup", str(tmp_path / "b.db"))
     assert r.exit_code == 4
@@ -120,18 +121,9 @@ def test_backup_of_a_missing_database_or_postgresql_is_refused(tmp_path, cli):
 def test_an_old_schema_can_be_backed_up_before_the_upgrade(db_path, tmp_path, cli):
     """Commands refuse a database at an older schema until `db upgrade`; the
     README says to back it up first, so db backup must work on it."""
-    from alembic import command
-    from alembic.config import Config
+    from factories import at_schema
 
-    from loyaltyctl.db import Database, resolve_url
-
-    old = Database(resolve_url(str(db_path)))
-    cfg = Config()
-    cfg.set_main_option("script_location", "loyaltyctl:migrations")
-    with old.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
-    old.dispose()
+    at_schema(str(db_path), "0001")
     assert cli("points", "balance").exit_code == 6  # "is at schema 0001, ... needs 0004"
     target = tmp_path / "before-upgrade.db"
     cli("db", "backup", str(target), ok=True)

@@ -9,11 +9,14 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import connect, hold_write_lock
 from factories import HEADER, small_program
 from sqlalchemy import func, select
 
 from loyaltyctl.models import Account, Contract, Posting
+
+pytestmark = pytest.mark.slow  # concurrency: real processes racing for the write lock
 
 ROWS = 300
 SELLERS = [
@@ -101,12 +104,19 @@ def test_a_writer_that_cannot_get_the_lock_exits_5_with_one_line(db, db_url, tmp
 
 
 def test_processes_creating_a_new_database_at_once_all_succeed(fresh_db, cli):
+    """Three `db init` at once (a provisioning script run twice, say): one
+    creates the database, the others find it made."""
     fresh = fresh_db()
     env = {"LOYALTYCTL_DB": str(fresh)}
-    procs = [popen("partners", "enroll", f"P{n}", "--name", f"Partner {n}", env=env) for n in range(3)]
-    for p in procs:
-        _, err = p.communicate(timeout=60)
+    inits = [popen("db", "init", "-f", "json", env=env) for _ in range(3)]
+    made = []
+    for p in inits:
+        out, err = p.communicate(timeout=60)
         assert p.returncode == 0, err.decode()
+        made.append(json.loads(out)["created"])
+    assert sorted(made) == [False, False, True]
+    for n in range(3):
+        cli("--db", str(fresh), "partners", "enroll", f"P{n}", "--name", f"Partner {n}", ok=True)
     listed = json.loads(cli("--db", str(fresh), "partners", "list", "-f", "json", ok=True).stdout)
     assert sorted(p["code"] for p in listed) == ["P0", "P1", "P2"]
     cli("--db", str(fresh), "db", "check", ok=True)

@@ -31,7 +31,7 @@ def damaged(tmp_path_factory):
     os.environ["LOYALTYCTL_TODAY"] = "2026-11-22"
     try:
         db = Database(resolve_url(str(good)))
-        db.ensure_schema()
+        db.init()
         small_program(db)
         import_contracts(
             db,
@@ -118,4 +118,4 @@ def test_every_command_reports_corruption_in_one_line(name, damaged, db_path, tm
         assert stdout == ""
     # nothing was written anywhere
     assert not (tmp_path / "copy.db").exists() and not (tmp_path / "copy.db.partial").exists()
-    assert not (tmp_path / "st").exists() or list((tmp_path / "st").iterdir()) == []
+    assert not (tmp_path / "st").exists()  # statements export fails before making its directory

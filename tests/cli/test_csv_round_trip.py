@@ -24,7 +24,8 @@ from loyaltyctl.importers.fields import FORMULA_START, neutralise, neutralise_ra
 NAMES = [
     ("=SUM(A1)", "=SUM(A1)", "'=SUM(A1)"),
     ("+46 70 123 45 67", "+46 70 123 45 67", "'+46 70 123 45 67"),
-    ("-5", "-5", "'-5"),
+    ("-5", "-5", "-5"),  # a plain number: a spreadsheet reads a number, never a formula
+    ("-5 points", "-5 points", "'-5 points"),
     ("@x", "@x", "'@x"),
     ("'=SUM(A2)", "=SUM(A2)", "'=SUM(A2)"),  # an export's cell imports as the text
     ("''+two", "'+two", "''+two"),  # a text that starts with ' before + keeps it
@@ -73,6 +74,7 @@ def test_partners_list_round_trips_through_partners_import(db, cli, tmp_path):
     path = tmp_path / "export.csv"
     path.write_text(export, encoding="utf-8")
     other = str(tmp_path / "other.db")
+    cli("--db", other, "db", "init", ok=True)
     r = cli("--db", other, "partners", "import", str(path), ok=True)
     assert "note: ignored columns: status, sellers, points" in r.stderr
     assert as_json(cli("--db", other, "partners", "list", "-f", "json")) == listed
@@ -105,6 +107,7 @@ def test_sellers_list_round_trips_through_sellers_import(db, cli, tmp_path):
     path = tmp_path / "export.csv"
     path.write_text(export, encoding="utf-8")
     other = str(tmp_path / "other.db")
+    cli("--db", other, "db", "init", ok=True)
     cli("--db", other, "partners", "import", str(tmp_path / "p.csv"), ok=True)
     r = cli("--db", other, "sellers", "import", str(path), ok=True)
     assert "note: ignored columns: mode, active, balance" in r.stderr
@@ -126,7 +129,7 @@ def test_catalog_list_round_trips_through_catalog_import(db, cli, tmp_path):
     body = [
         [f"S{i}", file, str(100 + i), "" if i % 2 else str(i), "yes"] for i, (file, _, _) in enumerate(NAMES)
     ]
-    body.append(["-5", "@SUM(1)", "250", "0", "no"])
+    body.append(["-X5", "@SUM(1)", "250", "0", "no"])
     cli(
         "catalog",
         "import",
@@ -137,16 +140,21 @@ def test_catalog_list_round_trips_through_catalog_import(db, cli, tmp_path):
     by_sku = {i["sku"]: i for i in listed}
     assert [by_sku[f"S{i}"]["name"] for i in range(len(NAMES))] == [stored for _, stored, _ in NAMES]
     assert [by_sku[f"S{i}"]["stock"] for i in range(3)] == [0, None, 2]
-    assert (by_sku["-5"]["name"], by_sku["-5"]["points"], by_sku["-5"]["active"]) == ("@SUM(1)", 250, False)
+    assert (by_sku["-X5"]["name"], by_sku["-X5"]["points"], by_sku["-X5"]["active"]) == (
+        "@SUM(1)",
+        250,
+        False,
+    )
 
     export = cli("catalog", "list", "--all", "-f", "csv", ok=True).stdout
     cells = {r[0]: r for r in rows(export)[1:]}
     assert [cells[f"S{i}"][1] for i in range(len(NAMES))] == [out for _, _, out in NAMES]
-    assert cells["'-5"] == ["'-5", "'@SUM(1)", "250", "0", "0", "0", "no"]
+    assert cells["'-X5"] == ["'-X5", "'@SUM(1)", "250", "0", "0", "0", "no"]
 
     path = tmp_path / "export.csv"
     path.write_text(export, encoding="utf-8")
     other = str(tmp_path / "other.db")
+    cli("--db", other, "db", "init", ok=True)
     cli("--db", other, "catalog", "import", str(path), ok=True)
     assert as_json(cli("--db", other, "catalog", "list", "--all", "-f", "json")) == listed
     again = as_json(cli("catalog", "import", str(path), "-f", "json"))
@@ -193,7 +201,10 @@ def test_numbers_and_dates_are_not_unquoted(db, cli, tmp_path):
     [
         ("=1+1", "'=1+1"),
         ("+1", "'+1"),
-        ("-1", "'-1"),
+        ("-1", "-1"),  # numbers stay numbers (a negative value in SEK: -100.00)
+        ("-100.00", "-100.00"),
+        ("-1e3", "'-1e3"),
+        ("-1 000", "'-1 000"),
         ("@A1", "'@A1"),
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),

@@ -19,6 +19,8 @@ def partners_in(path) -> list[str]:
 @pytest.mark.sqlite_only("--db PATH and the default: SQLite files")
 def test_db_option_takes_a_path_or_a_sqlalchemy_url(tmp_path, cli):
     a, b = tmp_path / "a.db", tmp_path / "b.db"
+    cli("--db", str(a), "db", "init", ok=True)
+    cli("--db", f"sqlite:///{b}", "db", "init", ok=True)
     cli("--db", str(a), "partners", "enroll", "AAA", "--name", "A", ok=True)
     cli("--db", f"sqlite:///{b}", "partners", "enroll", "BBB", "--name", "B", ok=True)
     assert partners_in(a) == ["AAA"] and partners_in(b) == ["BBB"]
@@ -28,6 +30,8 @@ def test_db_option_takes_a_path_or_a_sqlalchemy_url(tmp_path, cli):
 def test_the_env_variable_and_the_option(tmp_path, cli, monkeypatch):
     env_db = tmp_path / "env.db"
     monkeypatch.setenv("LOYALTYCTL_DB", str(env_db))
+    cli("db", "init", ok=True)
+    cli("--db", str(tmp_path / "opt.db"), "db", "init", ok=True)
     cli("partners", "enroll", "ENV", "--name", "E", ok=True)
     cli("--db", str(tmp_path / "opt.db"), "partners", "enroll", "OPT", "--name", "O", ok=True)
     assert partners_in(env_db) == ["ENV"]  # --db wins over the variable, and does not touch it
@@ -38,6 +42,7 @@ def test_the_default_is_an_absolute_per_user_path(tmp_path, cli, monkeypatch):
     monkeypatch.delenv("LOYALTYCTL_DB")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)  # cron's working directory is not ours: must not matter
+    cli("db", "init", ok=True)
     cli("partners", "enroll", "DEF", "--name", "D", ok=True)
     default = tmp_path / "data" / "loyaltyctl" / "loyalty.db"
     assert partners_in(default) == ["DEF"]

@@ -27,22 +27,26 @@ import json
 
 import pytest
 from conftest import TODAY, Cli, build_template, connect
-from factories import REWARDS, balance, contract, import_contracts, load_catalog, small_program
+from factories import REWARDS, balance, contract, import_contracts, load_catalog, rebuild_chain, small_program
 
 from loyaltyctl.db import Database, resolve_url
 
 ALL_CHECKS = [
     "integrity",
     "foreign_keys",
+    "guards",
     "balances",
     "holds",
     "stock",
     "idempotency",
+    "keys",
+    "chain",
     "contracts",
     "quizzes",
     "leads",
     "leaderboard",
     "redemptions",
+    "spendable",  # broken on purpose in tests/services/test_mode_switch.py (a switch of old, by raw SQL)
 ]
 
 
@@ -58,7 +62,7 @@ def _build(path: str) -> None:
         mp.setenv("LOYALTYCTL_TODAY", TODAY)
         mp.setenv("LOYALTYCTL_ACTOR", "tester")
         db = Database(resolve_url(str(path)))
-        db.ensure_schema()
+        db.init()
         small_program(db)
         import_contracts(
             db,
@@ -98,20 +102,29 @@ def prog(template, _isolated, db_url):
 
 
 def raw(url: str, *statements: str) -> None:
-    """Tamper with the database behind loyaltyctl's back.  On PostgreSQL,
-    ``DROP TRIGGER t_no_delete`` (SQLite's name) disables ``t_append_only``
-    for the statements that follow and enables it again after them."""
+    """Tamper with the database behind loyaltyctl's back, covering the tracks
+    as a careful editor would: a trigger dropped for the edit (``DROP TRIGGER
+    t_no_delete``, SQLite's name) is put back after it, exactly as it was, so
+    that the ``guards`` check passes and the test shows what the other checks
+    find.  On PostgreSQL the statement disables ``t_append_only`` instead and
+    enables it again after the edit."""
+    from loyaltyctl.services.guards import sqlite_triggers
+
     reenable = []
-    if not url.startswith("sqlite"):
-        out = []
-        for sql in statements:
-            if sql.startswith("DROP TRIGGER "):
-                table = sql.split()[2].rsplit("_no_", 1)[0]
+    out = []
+    for sql in statements:
+        if sql.startswith("DROP TRIGGER "):
+            name = sql.split()[2]
+            if url.startswith("sqlite"):
+                out.append(sql)
+                reenable.append(sqlite_triggers()[name][1])
+            else:
+                table = name.rsplit("_no_", 1)[0]
                 out.append(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
                 reenable.append(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only")
-            else:
-                out.append(sql)
-        statements = (*out, *reenable)
+        else:
+            out.append(sql)
+    statements = (*out, *reenable)
     with connect(url) as con:
         for sql in statements:
             con.execute(sql)
@@ -226,12 +239,20 @@ def test_a_duplicated_idempotency_key(prog, cli, backend):
             )
         ],
     )
-    if backend == "sqlite":
-        out = failing(cli, "idempotency")
-    else:  # the rebuilt table has no append-only trigger either, and integrity says so
-        out = failing(cli, "integrity", "idempotency")
-        assert "append-only trigger posting_append_only is missing: posting rows can be changed" in out
+    # The rebuilt table has no append-only trigger and no CHECK either (on
+    # SQLite too: the old triggers went with posting_old), the new rows have
+    # no chain hash, and their keys are no adjustment's.
+    out = failing(cli, "guards", "idempotency", "keys", "chain")
     assert "idempotency key 'adjust:twice' is used by 2 postings" in out
+    if backend == "sqlite":
+        assert (
+            "trigger posting_no_update is not as the migrations create it: posting rows can be changed" in out
+        )
+        assert "CHECK constraint ck_posting_points_int on posting is missing" in out
+    else:
+        assert "append-only trigger posting_append_only is missing: posting rows can be changed" in out
+    assert "posting #100 'adjust:twice' has no chain hash: it was not written by loyaltyctl" in out
+    assert "posting #102 'adjust:other': not an adjustment key (adjust:REF or adjust:HOLDER:DAY:HASH)" in out
 
 
 def test_contract_points_that_do_not_match_the_rules(prog, cli):
@@ -256,8 +277,13 @@ def test_a_quiz_award_whose_posting_is_gone(prog, cli):
         "UPDATE account SET balance = balance - 400"
         " WHERE seller_id = (SELECT id FROM seller WHERE email LIKE 'bo@%')",
     )
-    out = failing(cli, "quizzes")
+    # the posting after the removed one no longer follows the one before it
+    out = failing(cli, "chain", "quizzes")
     assert "quiz Q1, bo@bolt.se: 8 correct x 50 = 400, but no posting quiz:Q1:3" in out
+    assert problems(cli, "chain") == [
+        "posting #6 'lead:1': its hash does not match its content and posting #4: "
+        "it was changed, or a posting before it was removed or inserted"
+    ]
 
 
 def test_a_quiz_posting_without_an_award(prog, cli):
@@ -307,8 +333,9 @@ def test_an_accepted_lead_without_its_posting(prog, cli):
         "UPDATE account SET balance = balance - 1000"
         " WHERE seller_id = (SELECT id FROM seller WHERE email LIKE 'britt@%')",
     )
-    out = failing(cli, "leads")
+    out = failing(cli, "chain", "leads")
     assert "lead #1 (britt@bolt.se): accepted on 2026-11-22 for 1000 points, but no posting lead:1" in out
+    assert "posting #7 'bonus:2026-10:3': its hash does not match its content and posting #5" in out
 
 
 def test_a_leaderboard_award_that_differs_from_its_bonus_posting(prog, cli):
@@ -341,3 +368,209 @@ def test_a_debit_of_the_wrong_size(prog, cli):
     raw(prog, "UPDATE redemption SET quantity = 3, points = 1500 WHERE id = 'R000001'")
     out = failing(cli, "redemptions")
     assert "redemption R000001 (ACME): debit of -1500 to ACME != posted -1000 to ACME (redemption)" in out
+
+
+# -- the ledger's history: guards, keys, chain, seal --------------------------------------
+#
+# Postings of the program above, by id: 1-4 contracts C1-C4, 5 quiz:Q1:3 (bo),
+# 6 lead:1 (britt), 7-9 the bonuses of 2026-10, 10 redemption:R000001 (ACME).
+
+
+BO = "(SELECT id FROM account WHERE seller_id = (SELECT id FROM seller WHERE email = 'bo@bolt.se'))"
+
+
+def test_dropping_the_append_only_triggers_is_named(prog, cli, backend):
+    # The issue: on SQLite this passed db check.
+    with connect(prog) as con:
+        if backend == "sqlite":
+            con.execute("DROP TRIGGER posting_no_update")
+            con.execute("DROP TRIGGER posting_no_delete")
+        else:
+            con.execute("DROP TRIGGER posting_append_only ON posting")
+    out = failing(cli, "guards")
+    if backend == "sqlite":
+        assert "trigger posting_no_update is missing: posting rows can be changed" in out
+        assert "trigger posting_no_delete is missing: posting rows can be changed" in out
+    else:
+        assert "append-only trigger posting_append_only is missing: posting rows can be changed" in out
+
+
+def test_an_adjustment_raised_from_500_to_50000_behind_dropped_triggers(prog, cli, backend):
+    # The issue's second case, as it was done: the trigger dropped and left
+    # dropped, the posting raised, the cached balance raised to match.
+    cli("points", "adjust", "bo@bolt.se", "500", "--reason", "goodwill", ok=True)
+    with connect(prog) as con:
+        con.execute(
+            "DROP TRIGGER posting_no_update"
+            if backend == "sqlite"
+            else "ALTER TABLE posting DISABLE TRIGGER posting_append_only"
+        )
+        con.execute("UPDATE posting SET points = 50000 WHERE kind = 'adjustment'")
+        con.execute(f"UPDATE account SET balance = balance + 49500 WHERE id = {BO}")
+    out = failing(cli, "guards", "keys", "chain")
+    assert "posting #11 'adjust:bo@bolt.se:2026-11-22:" in out
+    assert "50000 points, reason 'goodwill' on 2026-11-22" in out
+    assert "the adjustment was changed after it was made" in out
+    assert "posting #11 'adjust:bo@bolt.se:2026-11-22:" in "".join(problems(cli, "chain"))
+
+
+def test_the_adjustment_key_catches_the_raise_even_when_the_chain_is_rebuilt(prog, cli):
+    cli("points", "adjust", "bo@bolt.se", "500", "--reason", "goodwill", ok=True)
+    raw(
+        prog,
+        "DROP TRIGGER posting_no_update",
+        "UPDATE posting SET points = 50000 WHERE kind = 'adjustment'",
+        f"UPDATE account SET balance = balance + 49500 WHERE id = {BO}",
+    )
+    rebuild_chain(prog)
+    out = failing(cli, "keys")
+    assert "the adjustment was changed after it was made" in out
+
+
+def test_a_rebuilt_chain_passes_db_check_but_not_the_seal(prog, cli, sub):
+    # An adjustment named by --ref carries no hash of its content in its key:
+    # raised, with triggers, balances and the whole chain rebuilt, every check
+    # passes.  The seal kept outside the database does not.
+    cli("points", "adjust", "bo@bolt.se", "500", "--reason", "goodwill", "--ref", "G-7", ok=True)
+    seal = cli("db", "seal", ok=True).stdout.strip()
+    assert seal.startswith("LS1_11_11_")
+    cli("points", "adjust", "britt@bolt.se", "100", "--reason", "later", ok=True)  # after the seal
+    raw(
+        prog,
+        "DROP TRIGGER posting_no_update",
+        "UPDATE posting SET points = 50000 WHERE idem_key = 'adjust:G-7'",
+        f"UPDATE account SET balance = balance + 49500 WHERE id = {BO}",
+    )
+    rebuild_chain(prog)
+    cli("db", "check", ok=True)
+    r = sub("db", "check", "--seal", seal, "--format", "json")  # a real process, as cron runs it
+    assert r.returncode == 6
+    assert r.stderr.decode().splitlines()[0] == "error: db check failed: seal"
+    got = json.loads(r.stdout)
+    assert [c["check"] for c in got["checks"] if not c["ok"]] == ["seal"]
+    (found,) = [c["problems"] for c in got["checks"] if c["check"] == "seal"]
+    assert len(found) == 1 and found[0].startswith("the postings up to #11 hash to ")
+    assert found[0].endswith(
+        f", the seal says {seal.split('_')[3]}: a posting up to the seal was changed, removed or inserted"
+    )
+
+
+def test_a_posting_removed_before_the_seal_and_the_chain_rebuilt(prog, cli):
+    seal = cli("db", "seal", ok=True).stdout.strip()
+    raw(
+        prog,
+        "DROP TRIGGER posting_no_delete",
+        "DELETE FROM posting WHERE idem_key = 'lead:1'",
+        "DELETE FROM lead",
+        "UPDATE account SET balance = balance - 1000"
+        " WHERE seller_id = (SELECT id FROM seller WHERE email = 'britt@bolt.se')",
+    )
+    rebuild_chain(prog)
+    cli("db", "check", ok=True)  # a lead that never was: everything adds up
+    r = cli("db", "check", "--seal", seal)
+    assert r.exit_code == 6 and r.stderr.startswith("error: db check failed: seal\n")
+    found = problems_with_seal(cli, seal)
+    assert len(found) == 2
+    assert found[0] == "9 postings up to #10, the seal counted 10: postings were removed"
+    assert found[1].startswith("the postings up to #10 hash to ")
+
+
+def test_the_newest_posting_removed_after_it_was_sealed(prog, cli):
+    cli("points", "adjust", "bo@bolt.se", "500", "--reason", "goodwill", ok=True)
+    seal = cli("db", "seal", ok=True).stdout.strip()
+    raw(
+        prog,
+        "DROP TRIGGER posting_no_delete",
+        "DELETE FROM posting WHERE kind = 'adjustment'",
+        f"UPDATE account SET balance = balance - 500 WHERE id = {BO}",
+    )
+    cli("db", "check", ok=True)  # the chain before it is whole: only the seal knows
+    assert problems_with_seal(cli, seal) == [
+        "posting #11, the last the seal covers, is missing (10 postings up to it, the seal counted 11): "
+        "postings were removed"
+    ]
+
+
+def problems_with_seal(cli, seal: str) -> list[str]:
+    got = json.loads(cli("db", "check", "--seal", seal, "--format", "json").stdout)
+    return next(c["problems"] for c in got["checks"] if c["check"] == "seal")
+
+
+@pytest.mark.parametrize(
+    ("edit", "also", "message"),
+    [
+        (
+            "UPDATE posting SET idem_key = 'contract:C1:2:in' WHERE idem_key = 'contract:C1:1:in'",
+            (),
+            "posting #1 'contract:C1:2:in': revision 2 is not one contract C1 reached (it is at revision 1)",
+        ),
+        (
+            "UPDATE posting SET contract_pk = (SELECT id FROM contract WHERE contract_id = 'C2') "
+            "WHERE idem_key = 'contract:C1:1:in'",
+            ("contracts",),
+            "posting #1 'contract:C1:1:in': the key names contract C1, the posting belongs to contract C2",
+        ),
+        (
+            "UPDATE posting SET reference = 'C2' WHERE idem_key = 'contract:C1:1:in'",
+            (),
+            "posting #1 'contract:C1:1:in': the key names contract C1, the posting's reference is 'C2'",
+        ),
+        (
+            "UPDATE posting SET seller_id = (SELECT id FROM seller WHERE email = 'britt@bolt.se') "
+            "WHERE kind = 'quiz'",
+            ("quizzes",),
+            "posting #5 'quiz:Q1:3': the key names quiz Q1 and seller #3, the posting 'Q1' and seller #4",
+        ),
+        (
+            "UPDATE posting SET reference = 'lead #2' WHERE kind = 'lead'",
+            (),
+            "posting #6 'lead:1': the key names lead #1, the posting 'lead #2'",
+        ),
+        (
+            "UPDATE posting SET value_date = '2026-11-30' WHERE idem_key = 'bonus:2026-10:3'",
+            (),
+            "posting #7 'bonus:2026-10:3': period 2026-10 ends on 2026-10-31, "
+            "the posting is valued 2026-11-30",
+        ),
+        (
+            "UPDATE posting SET reference = 'R000002' WHERE kind = 'redemption'",
+            (),
+            "posting #10 'redemption:R000001': the key names request R000001, the posting 'R000002'",
+        ),
+        (
+            "UPDATE posting SET kind = 'bonus' WHERE kind = 'lead'",
+            ("leads",),
+            "posting #6 'lead:1': a bonus posting's key starts with 'bonus:'",
+        ),
+    ],
+    ids=[
+        "contract-revision",
+        "contract-moved",
+        "contract-reference",
+        "quiz",
+        "lead",
+        "bonus",
+        "redemption",
+        "kind",
+    ],
+)
+def test_a_key_that_does_not_agree_with_its_posting(prog, cli, edit, also, message):
+    # The chain is rebuilt after each edit: only the keys (and the domain
+    # check that looks at the same thing) tell.
+    raw(prog, "DROP TRIGGER posting_no_update", edit)
+    rebuild_chain(prog)
+    out = failing(cli, *sorted(("keys", *also), key=ALL_CHECKS.index))
+    assert message in out
+
+
+def test_db_seal_refuses_a_ledger_whose_chain_is_broken(prog, cli):
+    raw(prog, "DROP TRIGGER posting_no_update", "UPDATE posting SET actor = 'mallory' WHERE id = 2")
+    out = failing(cli, "chain")
+    assert "posting #2 'contract:C2:1:in': its hash does not match its content and posting #1" in out
+    r = cli("db", "seal")
+    assert r.exit_code == 6 and r.stdout == ""
+    assert r.stderr.startswith(
+        "error: the ledger's hash chain is broken (1 problem, the first: posting #2 'contract:C2:1:in': "
+        "its hash does not match its content and posting #1: it was changed, or a posting before it was "
+        "removed or inserted); no seal was made\n"
+    )

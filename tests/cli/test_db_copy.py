@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from factories import contract
 
 from loyaltyctl.db import Database
@@ -116,6 +117,7 @@ def contents(url: str) -> dict[str, list[tuple]]:
         engine.dispose()
 
 
+@pytest.mark.slow  # copies a program both ways
 def test_a_program_copied_to_the_other_backend_and_back_is_identical(cli, tmp_path, pg_url):
     """SQLite -> PostgreSQL -> SQLite (and, when the suite runs on PostgreSQL,
     PostgreSQL -> SQLite -> PostgreSQL)."""
@@ -130,15 +132,21 @@ def test_a_program_copied_to_the_other_backend_and_back_is_identical(cli, tmp_pa
 
     dry = cli("db", "copy", "--to", there, "--dry-run", "--format", "json", ok=True)
     assert json.loads(dry.stdout)["rows"] == sum(before.values())
-    assert on_sqlite or not Path(there).exists()
-    assert not on_sqlite or Database(there).current_revision() is None  # not even migrated
+    if on_sqlite:  # the target, a new PostgreSQL database, is not even migrated
+        assert Database(there).current_revision() is None
+    else:  # the target, a SQLite file, is not even created
+        assert not Path(there).exists()
     r = cli("db", "copy", "--to", there, "--format", "json", ok=True)
     out = json.loads(r.stdout)
     assert out["verified"] is True and out["target_was"] == "new"
     assert {t["table"]: t["rows"] for t in out["tables"]} == before
     assert out["balance_total"] == sum(b for b, _ in EXPECTED_BALANCES.values())
     assert out["held_total"] == 300
-    assert "counts, balances and db check agree" in r.stderr
+    assert "counts, balances, the seal and db check agree" in r.stderr
+    # the hashes travel as they are: the copy's seal is the source's
+    seal = cli("db", "seal", ok=True).stdout.strip()
+    assert out["seal"] == seal and f"(seal {seal})" in r.stderr
+    assert cli("--db", there, "db", "seal", ok=True).stdout.strip() == seal
 
     assert counts(there) == before
     assert balances(cli, there) == EXPECTED_BALANCES
@@ -158,8 +166,10 @@ def test_a_program_copied_to_the_other_backend_and_back_is_identical(cli, tmp_pa
     assert balances(cli, pg_url)["bo@bolt.se"] == (9300 - 1000, 300)
 
 
+@pytest.mark.slow  # real processes, several databases
 def test_a_non_empty_target_is_refused_and_left_alone(cli, sub, pg_url):
     cli("partners", "enroll", "ACME", "--name", "Acme", "--mode", "pooled", "--consent", ok=True)
+    cli("--db", pg_url, "db", "init", ok=True)
     cli("--db", pg_url, "partners", "enroll", "OTHER", "--name", "Other", ok=True)
     for args in ((), ("--dry-run",)):
         r = sub("db", "copy", "--to", pg_url, *args)  # a real process, real pipes
@@ -201,6 +211,25 @@ def test_refusals_and_a_copy_that_does_not_verify(cli, tmp_path, monkeypatch):
     assert "account #1: balance 7600, held 0 in the source != balance 7607, held 0 copied" in r.stderr
     assert "db check balances on the target: account ACME: cached 7607 != postings 7600" in r.stderr
     assert "rolled back" in r.stderr
+    assert counts(str(bad)) == dict.fromkeys(PROGRAM_TABLES, 0)
+    monkeypatch.setattr(dbcopy, "_copy_table", real)
+
+    # A copy that changes a posting (here its actor, which no balance shows)
+    # breaks the chain on the target: caught, rolled back.
+    from loyaltyctl.services.guards import sqlite_triggers
+
+    def altered(src, dst, table, *, postgres):
+        real(src, dst, table, postgres=postgres)
+        if table.name == "posting":
+            dst.exec_driver_sql("DROP TRIGGER posting_no_update")
+            dst.exec_driver_sql("UPDATE posting SET actor = 'mallory' WHERE id = 2")
+            dst.exec_driver_sql(sqlite_triggers()["posting_no_update"][1])
+
+    monkeypatch.setattr(dbcopy, "_copy_table", altered)
+    r = cli("db", "copy", "--to", str(bad))
+    assert r.exit_code == 6, r.stderr
+    assert "the ledger's seal is LS1_10_10_" in r.stderr and "in the source != LS1_10_10_" in r.stderr
+    assert "db check chain on the target: posting #2 'contract:C2:1:in': its hash does not match" in r.stderr
     assert counts(str(bad)) == dict.fromkeys(PROGRAM_TABLES, 0)
     monkeypatch.setattr(dbcopy, "_copy_table", real)
 

@@ -36,6 +36,9 @@ def test_a_database_with_flipped_bytes(db, db_path, tmp_path, sub):
         db, "".join(f"C{i},BOLT,bo@bolt.se,2026-01-10,250000,leasing,started\n" for i in range(400))
     )
     db.dispose()
+    readers = (("points", "balance"), ("contracts", "show", "C7"), ("partners", "list"))
+    before = {args: sub(*args) for args in readers}
+    assert all(r.returncode == 0 for r in before.values())
     # Aim at a leaf page of the posting table (not at an offset, which moves with the schema).
     con = sqlite3.connect(db_path)
     page_size = con.execute("PRAGMA page_size").fetchone()[0]
@@ -51,23 +54,27 @@ def test_a_database_with_flipped_bytes(db, db_path, tmp_path, sub):
             os.unlink(str(db_path) + wal)
     r = sub("db", "check")
     assert r.returncode == 6
-    out = r.stdout.decode() + r.stderr.decode()
-    assert "Traceback" not in out
-    assert "FAIL integrity" in r.stdout.decode() or "corrupt" in r.stderr.decode()
-    assert "db check failed" in r.stderr.decode() or "corrupt" in r.stderr.decode()
-    for args in (("points", "balance"), ("contracts", "show", "C7"), ("partners", "list")):
+    assert "Traceback" not in r.stdout.decode() + r.stderr.decode()
+    assert r.stdout.decode().startswith("FAIL integrity: ")
+    assert one_error(r.stderr.decode()).startswith(
+        f"error: database {db_path} is corrupt: db check failed: integrity, "
+    )
+    # Any other command either answers as before the damage (it read no damaged
+    # page) or stops with one line: never an answer built from what was left.
+    for args in readers:
         r = sub(*args)
-        assert "Traceback" not in r.stderr.decode()
-        if r.returncode:
-            assert r.returncode == 6
-            one_error(r.stderr.decode())
+        if r.returncode == 0:
+            assert (r.stdout, r.stderr) == (before[args].stdout, before[args].stderr), args
+        else:
+            assert r.returncode == 6, (args, r.stderr)
+            assert one_error(r.stderr.decode()).startswith(f"error: database {db_path} is corrupt"), args
 
 
 @pytest.mark.sqlite_only("the directory of a SQLite file")
 def test_a_database_directory_that_cannot_be_created(tmp_path, cli):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    r = cli("--db", str(blocker / "sub" / "loyalty.db"), "points", "balance")
+    r = cli("--db", str(blocker / "sub" / "loyalty.db"), "db", "init")
     assert r.exit_code == 7
     assert one_error(r.stderr).startswith("error: cannot create database")
 
@@ -111,10 +118,24 @@ def test_output_to_a_closed_pipe_is_not_an_error(db, tmp_path):
 
     if not shutil.which("head"):
         pytest.skip("no head")
-    cmd = f"{sys.executable} -m loyaltyctl sellers list --format csv | head -n 1"
-    r = subprocess.run(["sh", "-c", cmd], capture_output=True, cwd=ROOT)
+    # `... | head -n 1`: loyaltyctl's own exit status (the pipeline's is head's).
+    cmd = f"{{ {sys.executable} -m loyaltyctl sellers list --format csv; echo $? >status; }} | head -n 1"
+    r = subprocess.run(["sh", "-c", cmd], capture_output=True, cwd=tmp_path)
     assert b"Traceback" not in r.stderr and b"BrokenPipe" not in r.stderr
     assert r.stdout == b"email,name,partner,mode,active,enrolled_on,balance\r\n"
+    assert (tmp_path / "status").read_text() == "0\n"
+    # The reader gone before the first byte is written (head may have read it
+    # all before exiting, above): the write fails with EPIPE, for certain.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loyaltyctl", "sellers", "list", "--format", "csv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0, err
+    assert err == b""
 
 
 def read_position(pid: int, path) -> int:
@@ -166,3 +187,26 @@ def test_an_interrupted_import_writes_nothing(db, sql):
     )
     assert sql("SELECT count(*) FROM contract") == [(0,)]
     assert sql("SELECT count(*) FROM posting") == [(0,)]
+
+
+@pytest.mark.backend_independent("how the CLI edge reads LOYALTYCTL_DEBUG")
+@pytest.mark.parametrize("value", ["0", "no", "false", "off", "", "NO"])
+def test_a_false_debug_value_shows_no_traceback(cli, monkeypatch, value):
+    from loyaltyctl.services import points
+
+    monkeypatch.setattr(points, "balances", lambda **_: 1 / 0)
+    monkeypatch.setenv("LOYALTYCTL_DEBUG", value)
+    r = cli("points", "balance")
+    assert r.exit_code == 70
+    assert one_error(r.stderr).startswith("internal error: ZeroDivisionError")
+
+
+@pytest.mark.backend_independent("how the CLI edge reads LOYALTYCTL_DEBUG")
+@pytest.mark.parametrize("value", ["1", "yes", "true", "on", "TRUE"])
+def test_a_true_debug_value_shows_the_traceback(cli, monkeypatch, value):
+    from loyaltyctl.services import points
+
+    monkeypatch.setattr(points, "balances", lambda **_: 1 / 0)
+    monkeypatch.setenv("LOYALTYCTL_DEBUG", value)
+    with pytest.raises(ZeroDivisionError):
+        cli("points", "balance")

@@ -13,8 +13,10 @@ import time
 
 import pytest
 from conftest import ROOT
-from factories import HEADER, import_contracts, small_program
+from factories import HEADER, add_seller, enroll, import_contracts, small_program
 from test_errors import one_error
+
+from loyaltyctl.db import Database, resolve_url
 
 ROWS = 1_000
 
@@ -210,7 +212,7 @@ def test_everything_is_created_0600_whatever_the_umask(tmp_path):
     """With umask 000 a careless program creates world-writable files.  The
     database (and its directory), its -wal and -shm files, a statements
     export, a rejects file and a backup are all readable by the owner only."""
-    home = tmp_path / "new"
+    home = tmp_path / "new" / "deeper"
     env = {**os.environ, "LOYALTYCTL_DB": str(home / "loyalty.db")}
 
     def run(*args: str) -> subprocess.CompletedProcess:
@@ -225,8 +227,14 @@ def test_everything_is_created_0600_whatever_the_umask(tmp_path):
 
     big = tmp_path / "contracts.csv"
     contracts_csv(big, 20_000)
-    # The first command creates the database and writes its schema through the
-    # WAL; killed then, it leaves its -wal and -shm files behind to look at.
+    # `db init` creates the database and every folder above it; an import
+    # writes through the WAL, and killed then it leaves its -wal and -shm
+    # files behind to look at.
+    assert run("db", "init").returncode == 0
+    made = Database(resolve_url(str(home / "loyalty.db")))
+    enroll(made, "BOLT")
+    add_seller(made, "bo@bolt.se", "BOLT")
+    made.dispose()
     proc = subprocess.Popen(
         [sys.executable, "-m", "loyaltyctl", "contracts", "import", str(big)],
         cwd=ROOT,
@@ -243,9 +251,10 @@ def test_everything_is_created_0600_whatever_the_umask(tmp_path):
         time.sleep(0.02)
     proc.kill()
     proc.wait()
-    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in [home, *home.iterdir()]}
+    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in [home.parent, home, *home.iterdir()]}
     assert modes == {
         "new": "0o700",
+        "deeper": "0o700",
         "loyalty.db": "0o600",
         "loyalty.db-wal": "0o600",
         "loyalty.db-shm": "0o600",
@@ -255,19 +264,26 @@ def test_everything_is_created_0600_whatever_the_umask(tmp_path):
     bad.write_text(HEADER + "X1,NOPE,nobody@nope.se,2026-01-10,100000,leasing,started\n")
     r = run("contracts", "import", str(bad), "--skip-invalid", "--rejects", str(tmp_path / "rejects.csv"))
     assert r.returncode == 1, r.stderr.decode()
-    r = run("statements", "export", "--month", "2026-11", "-f", "csv", "--out", str(tmp_path / "st"))
+    r = run("statements", "export", "--month", "2026-11", "-f", "csv", "--out", str(tmp_path / "st" / "nov"))
     assert r.returncode == 0, r.stderr.decode()
     assert run("db", "backup", str(tmp_path / "backup.db")).returncode == 0
 
     modes = {
         p.relative_to(tmp_path).as_posix(): oct(stat.S_IMODE(p.stat().st_mode))
-        for p in [home / "loyalty.db", tmp_path / "st", *(tmp_path / "st").iterdir()]
+        for p in [
+            home / "loyalty.db",
+            tmp_path / "st",
+            tmp_path / "st" / "nov",
+            *(tmp_path / "st" / "nov").iterdir(),
+        ]
         + [tmp_path / "rejects.csv", tmp_path / "backup.db"]
     }
     assert modes == {
-        "new/loyalty.db": "0o600",
+        "new/deeper/loyalty.db": "0o600",
         "st": "0o700",
-        "st/index.csv": "0o600",  # no accounts yet: the index only
+        "st/nov": "0o700",
+        "st/nov/index.csv": "0o600",
+        "st/nov/statement-2026-11-bo@bolt.se.csv": "0o600",
         "rejects.csv": "0o600",
         "backup.db": "0o600",
     }
@@ -293,3 +309,46 @@ def test_a_file_size_limit_under_the_database_during_an_import(db, db_path, tmp_
     )
     assert r.returncode == 0
     assert table_counts(db_path) == (500, 500, 1, 3)
+
+
+def _no_room() -> None:
+    """Not one byte more may be written to any file: a disk that is full."""
+    import resource
+    import signal
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+@pytest.mark.sqlite_only("the -shm file of a SQLite database in WAL mode")
+def test_read_commands_answer_on_a_full_disk(db, db_path, cli):
+    """A reader in WAL mode maps the 32 KiB -shm file, which SQLite creates and
+    writes on first use; with no room for it every read failed with exit 7.
+    Reads keep the WAL index in memory then: the same answers as with room,
+    exit 0; a write under the same limit still fails whole (exit 7)."""
+    small_program(db)
+    import_contracts(db, "C1,BOLT,bo@bolt.se,2026-01-10,100000,leasing,started\n")
+    db.dispose()
+    assert not os.path.exists(f"{db_path}-shm")  # the last connection removed it
+
+    def no_room(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "loyaltyctl", *args],
+            capture_output=True,
+            cwd=ROOT,
+            preexec_fn=_no_room,
+            timeout=60,
+        )
+
+    for args in (
+        ("points", "balance", "-f", "json"),
+        ("report", "liability", "-f", "json"),
+        ("db", "check", "-f", "json"),
+    ):
+        roomy = cli(*args, ok=True)
+        full = no_room(*args)
+        assert (full.returncode, full.stderr.decode(), full.stdout.decode()) == (0, "", roomy.stdout), args
+    write = no_room("points", "adjust", "bo@bolt.se", "100", "--reason", "x")
+    assert write.returncode == 7, write.stderr.decode()
+    assert table_counts(db_path) == (1, 1, 1, 3)
+    cli("db", "check", ok=True)

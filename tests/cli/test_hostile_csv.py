@@ -191,7 +191,7 @@ def template(backend, request, tmp_path_factory):
         os.environ["LOYALTYCTL_TODAY"] = TODAY
         try:
             database = Database(resolve_url(target))
-            database.ensure_schema()
+            database.init()
             rewards_program(database)
             create_quiz(database, "Q1", questions=10, points=50)
             database.dispose()
@@ -551,6 +551,8 @@ def test_a_decimal_comma_in_a_comma_file(prog, cli, cmd, value):
         ("2026-11-01 10:00", "is not a date (write YYYY-MM-DD)"),
         ("2026-11-01T10:00:00Z", "is not a date (write YYYY-MM-DD)"),
         ("٢٠٢٦-١١-٠١", "is not a date (write YYYY-MM-DD)"),
+        ("1999-12-31", "'1999-12-31' is before 2000-01-01 (the program has no earlier dates)"),
+        ("0001-01-01", "'0001-01-01' is before 2000-01-01 (the program has no earlier dates)"),
     ],
 )
 def test_dates(prog, cli, cmd, column, value, reason):

@@ -333,6 +333,39 @@ def test_rejects_without_skip_invalid_is_a_usage_error(prog, cli):
     assert not Path("rejects.csv").exists()
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["contracts", "import"],
+        ["partners", "import"],
+        ["sellers", "import"],
+        ["catalog", "import"],
+        ["redemptions", "import"],
+        ["quiz", "award", "Q1"],
+    ],
+)
+def test_an_existing_rejects_file_is_kept_without_force(prog, cli, command):
+    """Like every output: an existing file is not replaced unless --force,
+    and the import is refused before it starts (exit 7, nothing written)."""
+    Path("rejects.csv").write_text("last night's rejects\n", encoding="utf-8")
+    data = write("in.csv", HEADER + "N1,BOLT,bo@bolt.se,2026-01-10,1000,x,started\n")
+    r = cli(*command, data, "--skip-invalid", "--rejects", "rejects.csv")
+    assert failed(r, 7) == ["error: rejects.csv: exists", "hint: pass --force to replace it"]
+    assert state(cli) == BEFORE
+    assert Path("rejects.csv").read_text(encoding="utf-8") == "last night's rejects\n"
+
+
+def test_force_replaces_the_rejects_file_and_contracts_reapply_is_its_own_option(prog, cli):
+    Path("rejects.csv").write_text("last night's rejects\n", encoding="utf-8")
+    data = write("in.csv", HEADER + "N1,BOLT,bo@bolt.se,2026-01-10,0,x,started\n")
+    r = cli("contracts", "import", data, "--skip-invalid", "--rejects", "rejects.csv", "--force")
+    assert r.exit_code == 1, r.stderr  # the row was rejected
+    assert Path("rejects.csv").read_text(encoding="utf-8").startswith("contract_id,")
+    assert failed(cli("contracts", "import", data, "--force"), 2) == [
+        "error: --force goes with --rejects (it replaces an existing rejects file)"
+    ]
+
+
 def test_rejects_that_cannot_be_written_is_a_file_problem(prog, cli):
     data = (
         HEADER + "N1,BOLT,bo@bolt.se,2026-01-10,1000,x,started\nN2,BOLT,bo@bolt.se,2026-01-10,0,x,started\n"
@@ -399,6 +432,16 @@ def test_unknown_encoding_is_a_usage_error(prog, cli):
     r = cli("contracts", "import", write("contracts.csv", HEADER + THREE), "--encoding", "klingon")
     lines = failed(r, 2)
     assert lines[0] == "error: --encoding 'klingon': unknown encoding"
+    assert state(cli) == BEFORE
+
+
+@pytest.mark.parametrize("codec", ["rot13", "base64", "zlib", "hex"])
+def test_a_codec_that_is_no_text_encoding_is_a_usage_error(prog, cli, codec):
+    """rot13 and friends are codecs Python knows, but not bytes-to-text: they
+    crashed the import (exit 70).  A usage error, before anything is read."""
+    r = cli("contracts", "import", write("contracts.csv", HEADER + THREE), "--encoding", codec)
+    lines = failed(r, 2)
+    assert lines[0] == f"error: --encoding {codec!r}: not a text encoding (bytes to text)"
     assert state(cli) == BEFORE
 
 
@@ -537,6 +580,7 @@ def test_formula_text_is_neutralised_in_csv_output(prog, cli):
 # -- a real process with a real pipe ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # real processes through a pipe
 def test_stdin_pipe_works_like_a_file(prog, sub, cli):
     p = sub("contracts", "import", "-", input=(HEADER + THREE).encode())
     assert (p.returncode, p.stderr) == (0, b"")
@@ -544,6 +588,7 @@ def test_stdin_pipe_works_like_a_file(prog, sub, cli):
     assert state(cli)[1] == {"ACME": 1100, "bo@bolt.se": 2600 + 2600}
 
 
+@pytest.mark.slow  # a real process through a pipe
 def test_stdin_pipe_windows_1252_semicolon_file(prog, sub, cli):
     p = sub("contracts", "import", "-", input=CP1252_SEMI)
     assert p.returncode == 0, p.stderr
@@ -553,6 +598,7 @@ def test_stdin_pipe_windows_1252_semicolon_file(prog, sub, cli):
     assert state(cli)[1]["bo@bolt.se"] == 2600 + 12445
 
 
+@pytest.mark.slow  # real processes through a pipe
 @pytest.mark.parametrize(
     ("args", "data", "code", "first_line"),
     [
@@ -583,6 +629,7 @@ def test_stdin_pipe_failures_are_one_line_no_traceback(prog, sub, cli, args, dat
     assert state(cli) == BEFORE
 
 
+@pytest.mark.slow  # a real process, a 1 MB field
 def test_a_field_over_the_csv_limit_is_refused_without_hanging(prog, sub, cli):
     row = "N1,BOLT,bo@bolt.se,2026-01-10,1000," + "x" * 131073 + ",started\n"
     p = sub("contracts", "import", "-", input=(HEADER + THREE + row).encode(), timeout=30)

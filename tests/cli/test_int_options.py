@@ -7,7 +7,6 @@ from __future__ import annotations
 import inspect
 import json
 import typing
-from pathlib import Path
 
 import pytest
 import typer
@@ -92,8 +91,10 @@ def test_every_int_parameter_uses_the_shared_parser_and_is_tested_here():
 @pytest.mark.parametrize("value", BAD, ids=repr)
 @pytest.mark.parametrize(("command", "param", "name", "argv", "negative"), INT_PARAMS, ids=IDS)
 def test_non_ascii_digits_are_a_usage_error_naming_the_option(
-    cli, _isolated, command, param, name, argv, negative, value
+    cli, tmp_path, monkeypatch, command, param, name, argv, negative, value
 ):
+    # A database that does not exist: opening it would be exit 6, not 2.
+    monkeypatch.setenv("LOYALTYCTL_DB", str(tmp_path / "none.db"))
     r = cli(*_argv(argv, value))
     rule = "digits 0-9, with '-' in front if negative" if negative else "digits 0-9 only"
     assert (r.exit_code, r.stderr, r.stdout) == (
@@ -101,7 +102,7 @@ def test_non_ascii_digits_are_a_usage_error_naming_the_option(
         f"error: {name} {value!r}: a whole number in {rule}\n",
         "",
     )
-    assert not Path(_isolated).exists()  # refused while parsing: no database opened, let alone written
+    assert not (tmp_path / "none.db").exists()  # refused while parsing: no database opened, let alone made
 
 
 @PARSING_ONLY

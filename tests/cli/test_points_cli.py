@@ -207,3 +207,36 @@ def test_adjust_needs_a_single_account(prog, cli):
     r = cli("points", "adjust", "BOLT", "10", "--reason", "x")
     assert r.exit_code == 4 and "individual" in r.stderr
     assert cli("points", "adjust", "ghost@bolt.se", "10", "--reason", "x").exit_code == 3
+
+
+def test_a_negative_value_in_a_csv_export_stays_a_number(prog, db, cli):
+    """britt spends her 1 100 points, then C4 is cancelled: her balance is
+    -1 100, worth -110.00 SEK.  In CSV that is the number -110.00, not the
+    text '-110.00: only text cells get the formula guard."""
+    cli("points", "adjust", "britt@bolt.se", "-1100", "--reason", "spent", ok=True)
+    import_contracts(db, "C4,BOLT,britt@bolt.se,2026-01-13,100000,leasing,cancelled\n")
+    (row,) = as_json(cli("points", "balance", "britt@bolt.se", "-f", "json"))
+    assert (row["balance"], row["value_sek"]) == (-1100, "-110.00")
+    lines = cli("points", "balance", "britt@bolt.se", "-f", "csv", ok=True).stdout.splitlines()
+    header, cells = lines[0].split(","), lines[1].split(",")
+    assert dict(zip(header, cells, strict=True))["value_sek"] == "-110.00"
+    assert dict(zip(header, cells, strict=True))["balance"] == "-1100"
+
+
+@pytest.mark.backend_independent("the CSV cell rule")
+def test_text_cells_keep_their_guard_and_numbers_need_none():
+    from loyaltyctl.importers.fields import neutralise, unneutralise
+
+    for number in ("-100.00", "-5", "-0.50", "1200"):
+        assert neutralise(number) == number
+    for text in ("-5 points", "-1e3", "-", "--", "-=1", "=SUM(A1)", "+46 70", "@x", "'-5"):
+        assert neutralise(text).startswith("'") and unneutralise(neutralise(text)) == text
+
+
+@pytest.mark.backend_independent("a usage error, before any database is opened")
+def test_a_date_option_before_2000_is_a_usage_error(cli):
+    r = cli("points", "balance", "--on", "1999-12-31")
+    assert (r.exit_code, r.stderr) == (
+        2,
+        "error: --on '1999-12-31' is before 2000-01-01 (the program has no earlier dates)\n",
+    )

@@ -75,6 +75,7 @@ def test_db_check_names_a_dropped_or_disabled_append_only_trigger(db, sql, cli, 
     got = json.loads(cli("db", "check", "-f", "json", ok=True).stdout)
     integrity = got["checks"][0]
     assert integrity["check"] == "integrity" and integrity["description"].startswith("PostgreSQL:")
+    assert got["checks"][2]["check"] == "guards"
     sql(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
     r = cli("db", "check")
     assert r.exit_code == 6
@@ -83,7 +84,11 @@ def test_db_check_names_a_dropped_or_disabled_append_only_trigger(db, sql, cli, 
     r = cli("db", "check")
     assert r.exit_code == 6
     assert f"append-only trigger {table}_append_only is missing" in r.stdout
-    assert "db check failed: integrity" in r.stderr
+    assert "db check failed: guards" in r.stderr
+    # The hint names PostgreSQL's own tools: `db backup` refuses PostgreSQL.
+    hint = r.stderr.splitlines()[-1]
+    assert hint.startswith("hint: restore the latest pg_dump backup (`pg_restore ")
+    assert "pg_dump --format=custom" in hint and "db backup" not in r.stderr
 
 
 def _serialization_failure():
@@ -145,26 +150,22 @@ def test_retries_are_bounded_and_stdin_is_never_read_twice(db, sql, cli, monkeyp
 def test_an_old_database_is_upgraded_in_place_with_its_rows(fresh_db, cli):
     """The same migrations upgrade either backend: a database left at 0003 with
     a partner and a rule in it reaches the head and keeps both."""
-    from alembic import command
-    from alembic.config import Config
-
-    from loyaltyctl.db import Database
+    from factories import at_schema
 
     target = fresh_db()
     url = resolve_url(target)
-    old = Database(url)
-    cfg = Config()
-    cfg.set_main_option("script_location", "loyaltyctl:migrations")
-    with old.engine.execution_options(loyalty_write=True).begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
-    old.dispose()
+    at_schema(target, "0003")
     raw_sql(
         url,
         "INSERT INTO rule_version (key, value, valid_from, created_at, actor) "
         "VALUES ('points_per_contract', '200', '2026-01-01', '2026-01-01 09:00:00', 'x')",
     )
-    assert cli("--db", target, "points", "balance").exit_code == 6  # older schema: refused
+    r = cli("--db", target, "points", "balance")  # older schema: refused, back it up first
+    assert r.exit_code == 6
+    if "://" in target:  # PostgreSQL: pg_dump, never `db backup` (which refuses PostgreSQL)
+        assert "pg_dump --format=custom" in r.stderr and "db backup" not in r.stderr
+    else:
+        assert "`loyaltyctl db backup PATH`" in r.stderr
     r = cli("--db", target, "db", "upgrade", ok=True)
     assert f"schema upgraded from 0003 to {SCHEMA_HEAD}" in r.stderr
     prizes = ",".join(["1000000"] * 100)  # 799 characters: fits since 0006
@@ -222,3 +223,49 @@ def test_every_append_only_table_refuses_update_and_delete(engaged, sql, table):
         with pytest.raises(sql.errors, match=f"{table} rows are append-only"):
             sql(statement)
     assert sql(f"SELECT count(*) FROM {table}") == [before]
+
+
+# -- passwords never shown -------------------------------------------------------------
+SECRET = "Hush-8472-pw"
+
+
+@pytest.mark.backend_independent("a connection refused before any database is reached")
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://127.0.0.1:1/loyalty?user=postgres&password={SECRET}",
+        f"postgresql://127.0.0.1:1/loyalty?PASSWORD={SECRET}&user=postgres",
+        f"postgresql://127.0.0.1:1/loyalty?user=postgres&passwd={SECRET}",
+        f"postgresql://127.0.0.1:1/loyalty?sslpassword={SECRET}",
+        f"postgresql://postgres:{SECRET}@127.0.0.1:1/loyalty?password={SECRET}",
+        f"postgres://postgres:{SECRET.replace('-', '%2D')}@127.0.0.1:1/loyalty",
+    ],
+)
+def test_a_password_anywhere_in_the_url_is_never_printed(url, cli):
+    """A real connection failure (nothing listens on port 1): the message
+    names the database with every password masked."""
+    r = cli("--db", url, "points", "balance")
+    err = r.stderr
+    assert r.exit_code == 6, err
+    assert one_error(err).startswith("error: cannot connect to PostgreSQL database postgresql+psycopg://")
+    assert SECRET not in err and SECRET.replace("-", "%2D") not in err and "***" in err
+    assert r.stdout == ""
+
+
+@pytest.mark.postgresql_only("a live server: db status, and a database the server does not have")
+def test_db_status_and_server_errors_mask_a_query_password(db, db_url, sub):
+    from sqlalchemy.engine import make_url
+
+    u = make_url(db_url)
+    base = f"postgresql://{u.host}:{u.port or 5432}"
+    # Trust authentication ignores the password; it is in the URL all the same.
+    r = sub("--db", f"{base}/{u.database}?user={u.username}&password={SECRET}", "db", "status", "-f", "json")
+    assert r.returncode == 0, r.stderr.decode()
+    shown = json.loads(r.stdout)["database"]
+    assert (
+        shown == f"postgresql+psycopg://{u.host}:{u.port or 5432}/{u.database}?user={u.username}&password=***"
+    )
+    r = sub("--db", f"{base}/no_such_loyalty_db?user={u.username}&password={SECRET}", "db", "status")
+    err = r.stderr.decode()
+    assert r.returncode == 6 and 'database "no_such_loyalty_db" does not exist' in err
+    assert SECRET not in err and "password=***" in err

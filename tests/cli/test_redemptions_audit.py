@@ -130,6 +130,7 @@ def test_server_databases_lock_the_rows_the_checks_read():
     assert str(redemptions.lock_item("MUG").compile(dialect=pg)).rstrip().endswith("FOR UPDATE")
 
 
+@pytest.mark.slow  # concurrency: real processes
 def test_concurrent_requests_cannot_spend_the_same_points_twice(prog, db_url):
     # ACME has 3 700: only one of three simultaneous 3 000-point requests fits.
     prog.dispose()

@@ -176,3 +176,70 @@ def test_an_inactive_item_cannot_be_requested(prog, cli):
     r = cli("redemptions", "request", "ACME", "MUG")
     assert r.exit_code == 4 and "inactive" in r.stderr
     assert balance(cli, "ACME")["held"] == 0
+
+
+# -- approval after a clawback -------------------------------------------------------
+
+
+def clawed_back(prog, cli) -> None:
+    """bo: C3 2 600 + C4 (100 000 SEK) 1 100 = 3 700; R1 and R2 hold 1 000 each
+    (a GIFT); then C3 is cancelled: balance 1 100, held 2 000 (enough for one)."""
+    from factories import import_contracts, load_catalog
+
+    load_catalog(prog, "sku,name,points\nGIFT,Gift card,1000\n")
+    import_contracts(prog, "C4,BOLT,bo@bolt.se,2026-01-20,100000,leasing,started\n")
+    for rid in ("R1", "R2"):
+        cli("redemptions", "request", "bo@bolt.se", "GIFT", "--id", rid, ok=True)
+    import_contracts(prog, "C3,BOLT,bo@bolt.se,2026-01-12,250000,leasing,cancelled\n")
+    bo = balance(cli, "bo@bolt.se")
+    assert (bo["balance"], bo["held"], bo["available"]) == (1100, 2000, -900)
+
+
+def refused_approval(cli, db_url, *ids: str) -> str:
+    before = (as_json(cli("redemptions", "list", "-f", "json")), postings(db_url, "redemption"))
+    r = cli("redemptions", "approve", *ids)
+    assert r.exit_code == 4, (r.stdout, r.stderr)
+    assert r.stdout == ""
+    assert (as_json(cli("redemptions", "list", "-f", "json")), postings(db_url, "redemption")) == before
+    return r.stderr
+
+
+def test_approval_never_takes_a_balance_below_zero_after_a_clawback(prog, cli, db_url):
+    clawed_back(prog, cli)
+    # Both at once: R1 fits (1 100 -> 100), R2 then does not: all or nothing.
+    refused_approval(cli, db_url, "R1", "R2")
+    cli("redemptions", "approve", "R1", ok=True)
+    bo = balance(cli, "bo@bolt.se")
+    assert (bo["balance"], bo["held"]) == (100, 1000)
+    assert refused_approval(cli, db_url, "R2").splitlines() == [
+        "error: request R2 (bo@bolt.se) costs 1000 points, but the balance is 100: approving it would "
+        "leave -900 (points it held were taken back since it was made, e.g. by a cancelled contract); "
+        "nothing was approved",
+        "hint: reject it: loyaltyctl redemptions reject R2 --reason TEXT",
+    ]
+    refused_approval(cli, db_url, "--dry-run", "R2")
+    cli("redemptions", "reject", "R2", "--reason", "contract cancelled", ok=True)
+    bo = balance(cli, "bo@bolt.se")
+    assert (bo["balance"], bo["held"], bo["available"]) == (100, 0, 100)
+    assert cli("db", "check").exit_code == 0
+
+
+def test_the_issue_case_a_whole_hold_clawed_back(prog, cli, db_url):
+    """bo holds 2 x MUG = 1 000; C3, which earned bo's 2 600, is cancelled."""
+    from factories import import_contracts
+
+    cli("redemptions", "request", "bo@bolt.se", "MUG", "--qty", "2", "--id", "R1", ok=True)
+    import_contracts(prog, "C3,BOLT,bo@bolt.se,2026-01-12,250000,leasing,cancelled\n")
+    assert "would leave -1000" in refused_approval(cli, db_url, "R1")
+    assert (balance(cli, "bo@bolt.se")["balance"], item(cli, "MUG")["reserved"]) == (0, 2)
+
+
+def test_no_new_request_on_clawed_back_points_by_command_or_file(prog, cli):
+    clawed_back(prog, cli)
+    r = cli("redemptions", "request", "bo@bolt.se", "MUG")
+    assert r.exit_code == 4
+    assert "bo@bolt.se has -900 points available (balance 1100, held 2000)" in r.stderr
+    bad = cli("redemptions", "import", "-", input="request_id,account,sku,quantity\nw-1,bo@bolt.se,MUG,1\n")
+    assert bad.exit_code == 1
+    assert "<stdin>:2:4: quantity: bo@bolt.se has -900 points available" in bad.stderr
+    assert [r["id"] for r in as_json(cli("redemptions", "list", "-f", "json"))] == ["R1", "R2"]

@@ -4,6 +4,7 @@ real pseudo-terminal (pexpect) and real pipes."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import pexpect
@@ -47,7 +48,12 @@ def test_a_terminal_gets_a_progress_bar_and_a_rich_table(contracts_file):
     assert "300 rows, 300 new, 300 credited" in out
     out, code = in_terminal("points", "balance", "BOLT")
     assert code == 0
-    assert "┃" in out or "│" in out  # a rich table, with box drawing
+    # a rich table: a heavy box around the (bold) header, a light one around the rows
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in out.splitlines()]
+    assert any(line.startswith("┃ account ") for line in lines), lines
+    assert any(
+        line.startswith("│ bo@bolt.se    │ Bo     │ BOLT    │ individual │ 330 300 │") for line in lines
+    )
 
 
 def test_pipes_get_no_progress_bar_no_colour_no_boxes(contracts_file, sub):

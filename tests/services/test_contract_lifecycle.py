@@ -322,7 +322,7 @@ def test_reimporting_an_older_file_over_newer_changes_is_refused_unless_forced(p
     assert [p.points for p in postings(prog)] == [2600, 500]
     with prog.session(write=True) as s:
         summary = svc.import_contracts(
-            session=s, src=csv_input(HEADER + first), actor="t", skip_invalid=False, force=True
+            session=s, src=csv_input(HEADER + first), actor="t", skip_invalid=False, reapply=True
         )
     assert summary.points_posted == -500
     assert len({p.idem_key for p in postings(prog)}) == 3

@@ -31,15 +31,19 @@ def test_check_passes_on_a_good_database(prog, cli):
     assert [r.name for r in results] == [
         "integrity",
         "foreign_keys",
+        "guards",
         "balances",
         "holds",
         "stock",
         "idempotency",
+        "keys",
+        "chain",
         "contracts",
         "quizzes",
         "leads",
         "leaderboard",
         "redemptions",
+        "spendable",
     ]
     assert all(r.ok for r in results)
     r = cli("db", "check", ok=True)

@@ -217,3 +217,41 @@ def test_the_sqlite_store_writes_values_as_sqlalchemy_writes_them(prog, sql):
             2,
             5100,
         )
+
+
+@pytest.mark.sqlite_only("the SQLite store compares by the columns as stored")
+def test_an_unchanged_file_is_compared_as_stored_and_writes_nothing(prog, monkeypatch):
+    """The first file again, some fields spelled otherwise (spaces, case) and
+    its partner BOLT suspended since: every row is its contract, unchanged (a
+    blocked row that changes nothing is no problem), and no stored contract is
+    read whole; only a row that differs is."""
+    from loyaltyctl.services import partners
+    from loyaltyctl.services.contracts import store_sqlite
+
+    run(prog, FIRST)  # before the spy
+    with prog.session(write=True) as s:
+        partners.set_status(session=s, code="BOLT", status="suspended")
+    before = state(prog)
+    read_whole: list[str] = []
+    whole = store_sqlite.SqliteStore._stored
+    monkeypatch.setattr(
+        store_sqlite.SqliteStore, "_stored", lambda self, r: read_whole.append(r[1]) or whole(self, r)
+    )
+    spelled = (
+        FIRST.replace("C3,ACME,anna@acme.se", " C3 ,acme,ANNA@acme.se")
+        .replace("C5,BOLT", "C5, bolt")
+        .replace("registered", "Registered")
+    )
+    again = run(prog, spelled)
+    assert (again.counts["unchanged"], again.rejected, again.batch_id) == (6, 0, None)
+    assert state(prog) == before
+    assert read_whole == []
+    changed = HEADER + (
+        "C3,ACME,anna@acme.se,2026-10-07,350000,leasing,started\n"
+        "C4,ACME,arne@acme.se,2026-10-08,200000,leasing,started\n"
+        "C5,BOLT,bo@bolt.se,2026-10-09,100000,leasing,started\n"
+        "C6,ACME,anna@acme.se,2026-11-01,150000,leasing,started\n"
+    )
+    counts = run(prog, changed, dry_run=True).counts
+    assert [counts[k] for k in ("corrected", "credited", "new", "unchanged")] == [1, 2, 1, 1]
+    assert read_whole == ["C3", "C4"]  # the rows that differ (C5 is unchanged, C6 new)

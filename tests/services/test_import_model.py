@@ -3,7 +3,7 @@
 Hypothesis writes a history of contract files (new, changed, cancelled and
 repeated rows, invalid fields, wrong field counts, inactive sellers and a
 suspended partner, spellings the parser normalises), imports them one after
-another with random chunk sizes, ``skip_invalid``, ``force`` and dry runs, and
+another with random chunk sizes, ``skip_invalid``, ``reapply`` and dry runs, and
 re-imports earlier files (the same bytes: a re-run, or an older file after
 newer ones).  After every import the summary, the errors, the rejected rows
 (in file order) and the outcome (written, rejected as a whole, refused), and
@@ -231,7 +231,7 @@ class Outcome:
     message: str | None = None
 
 
-def model_import(model: Model, text: str, *, skip_invalid: bool, force: bool, dry_run: bool) -> Outcome:
+def model_import(model: Model, text: str, *, skip_invalid: bool, reapply: bool, dry_run: bool) -> Outcome:
     """What importing ``text`` does, one row at a time; updates ``model``
     when the import commits."""
     rows = list(csv.reader(io.StringIO(text)))[1:]
@@ -302,7 +302,7 @@ def model_import(model: Model, text: str, *, skip_invalid: bool, force: bool, dr
     changed = any(n for k, n in counts.items() if k != "unchanged") or bool(points_posted)
     earlier = max((r for r, s in enumerate(model.batches, 1) if s == sha), default=None)
     notes = []
-    if earlier is not None and changed and not force:
+    if earlier is not None and changed and not reapply:
         later = sorted(cid for r, cid in touched if r > earlier)
         if later:
             shown = ", ".join(later[:5]) + (f" and {len(later) - 5} more" if len(later) > 5 else "")
@@ -432,7 +432,7 @@ def batch_ranks(text: str, rank: dict[int, int]) -> str:
     return re.sub(r"\(batch (\d+), [^)]*\)", lambda m: f"(batch #{rank[int(m.group(1))]})", text)
 
 
-def db_import(db: Database, text: str, *, chunk_rows: int, skip_invalid: bool, force: bool, dry_run: bool):
+def db_import(db: Database, text: str, *, chunk_rows: int, skip_invalid: bool, reapply: bool, dry_run: bool):
     rejects: list[tuple] = []
 
     def sink(src, record, errors) -> None:
@@ -447,7 +447,7 @@ def db_import(db: Database, text: str, *, chunk_rows: int, skip_invalid: bool, f
                 skip_invalid=skip_invalid,
                 on_reject=sink,
                 chunk_rows=chunk_rows,
-                force=force,
+                reapply=reapply,
             )
         result = "dry run" if dry_run else "written"
     except RowsRejected as exc:
@@ -475,7 +475,7 @@ def build(target: str) -> None:
 
 def _build(target: str) -> None:
     db = Database(target if "://" in target else f"sqlite:///{target}")
-    db.ensure_schema()
+    db.init()
     small_program(db)
     add_seller(db, "bert@bolt.se", "BOLT")
     enroll(db, "SUSP")
@@ -499,7 +499,7 @@ def _build(target: str) -> None:
 
 def initial_model() -> Model:
     model = Model()
-    outcome = model_import(model, as_csv(INITIAL), skip_invalid=False, force=False, dry_run=False)
+    outcome = model_import(model, as_csv(INITIAL), skip_invalid=False, reapply=False, dry_run=False)
     assert outcome.result == "written" and outcome.summary["new"] == 5
     model.suspended.add("SUSP")
     model.inactive.add("bert@bolt.se")
@@ -558,7 +558,7 @@ def rows(draw) -> list[str]:
 options = (
     st.sampled_from([1, 2, 3, 2000]),  # chunk_rows
     st.booleans(),  # skip_invalid
-    st.sampled_from([False, False, False, True]),  # force
+    st.sampled_from([False, False, False, True]),  # reapply
     st.sampled_from([False, False, False, True]),  # dry run
 )
 new_file = st.lists(rows(), min_size=1, max_size=8)
@@ -568,6 +568,7 @@ steps = st.tuples(
 ).map(lambda h: [h[0], *h[1]])
 
 
+@pytest.mark.slow  # a hypothesis property over whole import histories, per backend
 @settings(
     max_examples=60,
     deadline=None,
@@ -585,10 +586,10 @@ def test_imports_do_what_the_model_says(template, _isolated, db_url, history):
     model = initial_model()
     files = [as_csv(INITIAL)]
     try:
-        for content, chunk_rows, skip_invalid, force, dry_run in history:
+        for content, chunk_rows, skip_invalid, reapply, dry_run in history:
             text = files[content % len(files)] if isinstance(content, int) else as_csv(content)
             files.append(text)
-            options = {"skip_invalid": skip_invalid, "force": force, "dry_run": dry_run}
+            options = {"skip_invalid": skip_invalid, "reapply": reapply, "dry_run": dry_run}
             want = model_import(model, text, **options)
             got = db_import(db, text, chunk_rows=chunk_rows, **options)
             event(f"outcome: {want.result}")
@@ -636,7 +637,7 @@ def test_the_model_agrees_with_the_readme_on_a_hand_worked_history():
             ["K6", "SUSP", "sven@susp.se", "2026-03-01", "9000", "loan", "started"],  # more for a suspended
         ]
     )
-    out = model_import(model, text, skip_invalid=True, force=False, dry_run=False)
+    out = model_import(model, text, skip_invalid=True, reapply=False, dry_run=False)
     assert out.result == "written"
     assert [r[0] for r in out.rejects] == [5, 6]
     assert out.rejects[0][2] == [
@@ -656,8 +657,8 @@ def test_the_model_agrees_with_the_readme_on_a_hand_worked_history():
     assert model.postings[-2][:5] == ("contract:K1:2:delta", "bo@bolt.se", "bo@bolt.se", "K1", -2600)
     assert model.postings[-2][9] == "started -> cancelled"
     # The first file again: it would start K1 again, which batch 2 cancelled.
-    again = model_import(model, as_csv(INITIAL), skip_invalid=False, force=False, dry_run=False)
+    again = model_import(model, as_csv(INITIAL), skip_invalid=False, reapply=False, dry_run=False)
     assert again.result == "refused" and "changed 1 of its contracts (K1)" in again.message
-    forced = model_import(model, as_csv(INITIAL), skip_invalid=False, force=True, dry_run=False)
+    forced = model_import(model, as_csv(INITIAL), skip_invalid=False, reapply=True, dry_run=False)
     assert forced.result == "written" and forced.summary["points_posted"] == 2600
     assert model.contracts["K1"].revision == 3

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
+import pytest
 from factories import HEADER, import_contracts, small_program
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -61,6 +62,7 @@ def as_csv(file: list[dict]) -> str:
     )
 
 
+@pytest.mark.slow  # a hypothesis property over whole import histories
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=files)
 def test_balances_follow_the_current_rows(new_test_db, history):

@@ -5,7 +5,7 @@ distinct text and remembered; the contract id and the amount, which do not
 repeat, are read in their plain form without the field parser.  Whatever the
 text, the parser gives the value or the reason ``importers.fields`` gives,
 the first time and every time after.  No database is involved: the program
-is a stub (``Lookups``' three tables).
+is a stub (``Lookups``' three tables and its look-alikes).
 """
 
 from __future__ import annotations
@@ -17,19 +17,22 @@ from types import SimpleNamespace
 
 import pytest
 from factories import HEADER, csv_input
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from loyaltyctl.identities import Lookalikes
 from loyaltyctl.importers import fields as F
 from loyaltyctl.services.contracts import REQUIRED, Parser
 
 pytestmark = pytest.mark.backend_independent("the parser reads records against a stub program")
 
 TODAY = date(2026, 11, 22)
+SELLERS = {"bo@bolt.se": (20, 2, True), "bert@bolt.se": (21, 2, False), "sven@susp.se": (30, 3, True)}
 LOOK = SimpleNamespace(
     partners={"BOLT": (2, "individual", "active"), "SUSP": (3, "individual", "suspended")},
-    sellers={"bo@bolt.se": (20, 2, True), "bert@bolt.se": (21, 2, False), "sven@susp.se": (30, 3, True)},
+    sellers=SELLERS,
     partner_code={2: "BOLT", 3: "SUSP"},
+    twin=Lookalikes(SELLERS).twin,
 )
 BASE = ["K1", "BOLT", "bo@bolt.se", "2026-03-01", "250000", "leasing", "started"]
 
@@ -93,11 +96,10 @@ def test_a_contract_id_reads_as_the_text_field_parser_reads_it(text):
 @given(text=AMOUNT, delimiter=st.sampled_from([",", ";"]))
 def test_an_amount_reads_as_the_amount_parser_reads_it(text, delimiter):
     rows = parse_all([[*BASE[:4], text, *BASE[5:]]], delimiter)
-    if not rows:
-        return
+    assume(rows)  # (never empty: the other fields are not blank)
     (result,) = rows
-    if isinstance(result, list) and result[0].field == "":
-        return  # an unquoted delimiter split the field: a width error, not an amount
+    # An unquoted delimiter split the field: a width error, not an amount.
+    assume(not (isinstance(result, list) and result[0].field == ""))
     expected = field_reason(lambda t: F.parse_amount(t, decimal_comma=delimiter == ";"), text)
     if expected[0] == "value":
         expected = ("value", int(expected[1] * 100))
@@ -172,6 +174,21 @@ def test_every_problem_of_a_row_is_named_in_column_order():
         "contracts.csv:2:4: start_date: a started contract cannot start in the future "
         "(2026-11-23 > 2026-11-22)",
     ]
+
+
+def test_an_unknown_seller_that_looks_like_a_known_one_is_named_as_a_look_alike():
+    cyrillic_o = "b\u043e@bolt.se"
+    lookalike, unknown = parse_all(
+        [
+            ["K1", "BOLT", cyrillic_o, "2026-03-01", "1000", "leasing", "started"],
+            ["K2", "BOLT", "nobody@bolt.se", "2026-03-01", "1000", "leasing", "started"],
+        ]
+    )
+    assert [str(e) for e in lookalike] == [
+        f"contracts.csv:2:3: seller_email: unknown seller {cyrillic_o} "
+        "(it looks like the address of seller bo@bolt.se: a look-alike)"
+    ]
+    assert [str(e) for e in unknown] == ["contracts.csv:3:3: seller_email: unknown seller nobody@bolt.se"]
 
 
 def test_a_surplus_or_missing_field_is_named_once():

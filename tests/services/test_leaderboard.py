@@ -222,3 +222,82 @@ def test_a_stored_rule_outside_todays_limits_is_still_read_as_it_is(prog):
     assert ranking(show(prog)) == [(1, "bo@bolt.se", 4100, 1000), (2, "britt@bolt.se", 3100, 3000)]
     with pytest.raises(UsageProblem, match="prizes may not increase"), prog.session(write=True) as s:
         rules.set_rule(session=s, key="monthly_bonus", value="1000,3000", valid_from=OCT.last, actor="t")
+
+
+def consent(db, code: str, given: bool) -> None:
+    from factories import csv_input
+
+    from loyaltyctl.services import partners
+
+    text = f"code,name,consent\n{code},Partner {code},{'yes' if given else 'no'}\n"
+    with db.session(write=True) as s:
+        partners.import_partners(session=s, src=csv_input(text, name="p.csv"), skip_invalid=False, actor="t")
+
+
+FOUR = (
+    contract("C1", "BOLT", "bo@bolt.se", "2026-10-05", 400000)  # 4100
+    + contract("C2", "ACME", "anna@acme.se", "2026-10-06", 300000)  # 3100
+    + contract("C3", "ACME", "arne@acme.se", "2026-10-07", 200000)  # 2100
+    + contract("C4", "BOLT", "britt@bolt.se", "2026-10-08", 100000)  # 1100
+)
+
+
+@pytest.mark.parametrize("period", [OCT, leaderboard.period_of(month=None, year="2026")])
+def test_a_pooled_partner_without_consent_earns_as_a_company_but_its_people_are_not_ranked(
+    prog, monkeypatch, period
+):
+    """ACME (pooled) withdraws consent: its contracts still earn into its pool,
+    but anna and arne are neither ranked nor named nor awarded; bo and britt
+    rank 1 and 2 without them."""
+    import_contracts(prog, FOUR)
+    consent(prog, "ACME", False)
+    assert balance(prog, "ACME") == 3100 + 2100
+    prizes = [5000, 3000] if period is OCT else [20000, 15000]
+    assert ranking(show(prog, period)) == [
+        (1, "bo@bolt.se", 4100, prizes[0]),
+        (2, "britt@bolt.se", 1100, prizes[1]),
+    ]
+    monkeypatch.setenv("LOYALTYCTL_TODAY", "2027-01-06")
+    r = run(prog, period)
+    assert [(w["seller"], w["bonus"]) for w in r["winners"]] == [
+        ("bo@bolt.se", prizes[0]),
+        ("britt@bolt.se", prizes[1]),
+    ]
+    assert balance(prog, "ACME") == 3100 + 2100  # no bonus in the pool
+    assert set(posting_keys(prog, f"bonus:{period.key}:")) == {
+        f"bonus:{period.key}:{sid}" for sid in seller_ids(prog, "bo@bolt.se", "britt@bolt.se")
+    }
+    with prog.session() as s:
+        assert all(c.ok for c in dbadmin.check(session=s, db=prog))
+
+
+def seller_ids(db, *emails: str) -> list[int]:
+    from sqlalchemy import select
+
+    from loyaltyctl.models import Seller
+
+    with db.session() as s:
+        return list(s.exec(select(Seller.id).where(Seller.email.in_(emails))).scalars())
+
+
+def test_an_awarded_ranking_names_nobody_of_a_partner_that_withdrew_consent(prog, cli, monkeypatch):
+    import_contracts(prog, FOUR)
+    run(prog)  # with consent: bo 5000, anna 3000 (to ACME's pool), arne 1000 (to the pool)
+    consent(prog, "ACME", False)
+    shown = show(prog)
+    assert (shown["source"], shown["differs"]) == ("awarded", True)
+    assert [
+        (r["rank"], r["seller"], r["name"], r["partner"], r["points"], r["bonus"]) for r in shown["rows"]
+    ] == [
+        (1, "bo@bolt.se", "Bo", "BOLT", 4100, 5000),
+        (2, None, None, "ACME", 3100, 3000),
+        (3, None, None, "ACME", 2100, 1000),
+        (4, "britt@bolt.se", "Britt", "BOLT", 1100, 0),
+    ]
+    assert ranking(show(prog, live=True)) == [(1, "bo@bolt.se", 4100, 5000), (2, "britt@bolt.se", 1100, 3000)]
+    out = cli("leaderboard", "show", "--month", "2026-10", "-f", "csv", ok=True).stdout
+    assert "anna" not in out.lower() and "arne" not in out.lower()
+    again = cli("leaderboard", "run", "--month", "2026-10", "-f", "json", ok=True).stdout
+    assert "anna" not in again.lower() and "arne" not in again.lower()
+    with prog.session() as s:
+        assert all(c.ok for c in dbadmin.check(session=s, db=prog))

@@ -331,3 +331,24 @@ def test_a_suspended_partner_earns_nothing_new_but_its_points_can_be_taken_back(
     assert balance(db, "bo@bolt.se") == 1600
     import_contracts(db, CONTRACT.replace("250000", "150000").replace("started", "cancelled"))
     assert balance(db, "bo@bolt.se") == 0
+
+
+def test_a_mode_switch_refused_for_want_of_consent_names_the_row_without_a_consent_column(db, cli, tmp_path):
+    """A file without a `consent` column that switches a pooled partner with
+    active sellers (and no consent) to individual: refused, one line naming
+    the row (column 0: the file has no consent column), not a crash on the
+    missing column (KeyError, exit 70)."""
+    from factories import add_seller, enroll
+
+    enroll(db, "POOL", mode="pooled", consent=False)
+    add_seller(db, "pia@pool.se", "POOL")
+    path = tmp_path / "p.csv"
+    path.write_text("code,name,mode\nPOOL,Partner POOL,individual\n", encoding="utf-8")
+    r = cli("partners", "import", str(path))
+    assert r.exit_code == 1, r.stderr
+    assert r.stderr.splitlines()[0] == (
+        f"{path}:2:0: consent: partner POOL has active sellers; without consent an individual-mode "
+        "partner cannot have sellers (deactivate them first, or use mode pooled)"
+    )
+    (p,) = [x for x in json.loads(cli("partners", "list", "-f", "json").stdout) if x["code"] == "POOL"]
+    assert p["mode"] == "pooled"

@@ -17,6 +17,7 @@ from loyaltyctl.services import dbadmin, points, redemptions
 PRICES = {"MUG": 500, "TRIP": 3000}
 
 
+@pytest.mark.slow  # random runs against a model
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_requests_and_decisions_match_the_model(db, seed):
     rewards_program(db)  # ACME 3 700, bo 2 600, britt 0; MUG 500 x 3, TRIP 3 000 unlimited

@@ -78,6 +78,7 @@ def test_default_rules(db):
         "monthly_bonus": ("5000,3000,1000", "default"),
         "yearly_bonus": ("20000,15000,10000,8000,6000,5000,4000,3000,2000,1000", "default"),
         "leaderboard_settle_days": ("5", "default"),
+        "review_confirm_points": ("10000", "default"),
     }
 
 

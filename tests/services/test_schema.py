@@ -3,6 +3,7 @@ knows its head; a newer database is refused; files are private; WAL is on."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -16,7 +17,7 @@ from factories import import_contracts, small_program
 from sqlmodel import SQLModel
 
 from loyaltyctl import models  # noqa: F401  (registers the tables)
-from loyaltyctl.db import SCHEMA_HEAD, Database, resolve_url
+from loyaltyctl.db import SCHEMA_HEAD, Database, display_url, resolve_url
 from loyaltyctl.migrations import REVISIONS
 
 
@@ -43,14 +44,60 @@ def test_a_new_database_is_stamped_at_head(db, sql):
     assert sql("SELECT version_num FROM alembic_version") == [(SCHEMA_HEAD,)]
 
 
-def test_a_new_database_is_migrated_on_first_use(db, fresh_db, cli, sql):
-    url = fresh_db()
-    cli("--db", url, "partners", "enroll", "ACME", "--name", "Acme AB", ok=True)
-    from conftest import raw_sql
+def test_only_db_init_creates_a_database(db, fresh_db, cli, sql):
+    """A mistyped --db in a cron job must not look healthy: every command but
+    `db init` refuses a database that is not there (a missing SQLite file, a
+    PostgreSQL database without the schema), exit 6, naming it and the fix,
+    and creates nothing."""
+    from conftest import raw_sql, table_names
 
+    url = fresh_db()
+    where = display_url(resolve_url(url))
+    for args in (
+        ["partners", "list", "-f", "json"],
+        ["points", "balance"],
+        ["db", "status"],
+        ["db", "check"],
+        ["db", "upgrade"],
+        ["partners", "enroll", "ACME", "--name", "Acme AB"],
+    ):
+        r = cli("--db", url, *args)
+        assert (r.exit_code, r.stdout) == (6, ""), (args, r.stdout, r.stderr)
+        first, hint = r.stderr.splitlines()
+        assert first.startswith(f"error: database {where}") and (
+            first.endswith("does not exist") or first.endswith("is empty (no loyaltyctl schema)")
+        ), first
+        assert hint == (
+            "hint: create it with `loyaltyctl db init`, or check --db / LOYALTYCTL_DB if it should exist"
+        )
+    if "://" not in url:
+        assert not os.path.exists(url) and not os.path.exists(os.path.dirname(url))
+    else:
+        assert table_names(resolve_url(url)) == []
+
+    r = cli("--db", url, "db", "init", "-f", "json", ok=True)
+    assert json.loads(r.stdout)["created"] is True
     assert raw_sql(resolve_url(url), "SELECT version_num FROM alembic_version") == [(SCHEMA_HEAD,)]
+    cli("--db", url, "partners", "enroll", "ACME", "--name", "Acme AB", ok=True)
+    # Again: nothing to do, exit 0, a note; the program is untouched.
+    r = cli("--db", url, "db", "init", ok=True)
+    assert "already exists and is up to date" in r.stderr
+    assert json.loads(cli("--db", url, "db", "init", "-f", "json", ok=True).stdout)["created"] is False
     assert raw_sql(resolve_url(url), "SELECT code FROM partner") == [("ACME",)]
     assert sql("SELECT count(*) FROM partner") == [(0,)]  # not the test's own database
+
+
+def test_db_init_refuses_an_older_schema_and_db_upgrade_migrates_it(fresh_db, cli):
+    from factories import at_schema
+
+    target = fresh_db()
+    at_schema(target, "0005")
+    r = cli("--db", target, "db", "init")
+    assert r.exit_code == 6 and "is at schema 0005" in r.stderr and "db upgrade" in r.stderr
+    assert cli("--db", target, "points", "balance").exit_code == 6
+    r = cli("--db", target, "db", "upgrade", ok=True)
+    assert f"schema upgraded from 0005 to {SCHEMA_HEAD}" in r.stderr
+    cli("--db", target, "db", "init", ok=True)
 
 
 def test_a_database_from_a_newer_loyaltyctl_is_refused(db, sql, cli):
@@ -77,11 +124,12 @@ def test_a_database_that_is_not_ours_is_refused(fresh_db, cli):
 
 @pytest.mark.sqlite_only("file modes of the SQLite database and its -wal and -shm files")
 def test_database_files_are_private_even_with_umask_022(tmp_path):
-    path = tmp_path / "fresh" / "loyalty.db"
+    path = tmp_path / "fresh" / "deeper" / "loyalty.db"
     old = os.umask(0o022)
     try:
         database = Database(resolve_url(str(path)))
         try:
+            database.init()
             small_program(database)
             import_contracts(database, "C1,BOLT,bo@bolt.se,2026-01-10,250000,leasing,started\n")
             # While the engine is open, SQLite keeps the -wal and -shm files.
@@ -89,7 +137,9 @@ def test_database_files_are_private_even_with_umask_022(tmp_path):
             for f in files:
                 assert f.exists(), f
                 assert stat.S_IMODE(f.stat().st_mode) == 0o600, (f, oct(f.stat().st_mode))
-            assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+            # Every folder the tool made, the intermediate one too, whatever the umask.
+            for folder in (path.parent, path.parent.parent):
+                assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
         finally:
             database.dispose()
     finally:

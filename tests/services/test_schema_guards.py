@@ -44,7 +44,7 @@ SEED = [
 def seeded(tmp_path_factory):
     path = tmp_path_factory.mktemp("guards") / "loyalty.db"
     db = Database(resolve_url(str(path)))
-    db.ensure_schema()
+    db.init()
     db.dispose()
     con = sqlite3.connect(path, isolation_level=None)
     for sql in SEED:

@@ -40,7 +40,7 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select
 
 from loyaltyctl.db import Database, resolve_url
-from loyaltyctl.errors import Refused
+from loyaltyctl.errors import Refused, RowsRejected
 from loyaltyctl.models import (
     Account,
     CatalogItem,
@@ -92,7 +92,7 @@ def template() -> Path:
         atexit.register(shutil.rmtree, where, True)
         path = where / "template.db"
         db = Database(resolve_url(str(path)))
-        db.ensure_schema()
+        db.init()
         create_quiz(db, "Q1", questions=10, points=QUIZ_POINTS)
         load_catalog(db, CATALOG)
         db.dispose()
@@ -130,7 +130,9 @@ class Program(RuleBasedStateMachine):
         self.mode: dict[str, str] = {}  # partner code -> mode
         self.sellers: list[str] = []  # enrolled, in order
         self.contracts: dict[str, tuple[str, int, str, str]] = {}  # id -> (seller, amount, status, start)
-        self.fixed: dict[tuple, int] = defaultdict(int)  # account -> points other than contract points
+        # Points other than contract points, by (account, the seller they are
+        # attributed to or None): a mode switch moves them by attribution.
+        self.fixed: dict[tuple, int] = defaultdict(int)
         self.held: dict[tuple, int] = defaultdict(int)
         self.price = {"MUG": 500, "TRIP": 3000}
         self.stock: dict[str, int | None] = {"MUG": 4, "TRIP": None}
@@ -156,8 +158,15 @@ class Program(RuleBasedStateMachine):
         partner = self.partner_of(email)
         return ("P", partner) if self.mode[partner] == "pooled" else ("S", email)
 
+    @staticmethod
+    def owner(account: tuple) -> str | None:
+        """Whom a posting on ``account`` is attributed to: its seller, or nobody (a pool)."""
+        return account[1] if account[0] == "S" else None
+
     def balances(self) -> dict[tuple, int]:
-        out = defaultdict(int, self.fixed)
+        out: dict[tuple, int] = defaultdict(int)
+        for (account, _who), amount in self.fixed.items():
+            out[account] += amount
         for email, amount, status, _ in self.contracts.values():
             out[self.account_of(email)] += earns(amount, status)
         return out
@@ -190,15 +199,16 @@ class Program(RuleBasedStateMachine):
                 s.exec(select(func.count()).select_from(Seller)).scalar(),
             )
 
-    def twice(self, step, *, refused: bool = False):
+    def twice(self, step, *, refused: bool = False, error: type[Exception] = Refused):
         """Run ``step(session)`` in a write transaction; then again, which must change
-        nothing.  ``refused``: the model expects a refusal (exit 4), and nothing written."""
+        nothing.  ``refused``: the model expects a refusal (``error``: exit 4, or a
+        rejected row), and nothing written."""
         event(f"{getattr(step, '__qualname__', '?').split('.')[1]}: {'refused' if refused else 'done'}")
         before = self.snapshot() if refused else None
         results = []
         for attempt in range(2):
             if refused:
-                with pytest.raises(Refused):
+                with pytest.raises(error):
                     with self.db.session(write=True) as s:
                         step(s)
                 assert self.snapshot() == before
@@ -242,15 +252,41 @@ class Program(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.mode))
     @rule(data=st.data())
     def switch_mode(self, data):
+        """A switch moves every point by attribution (services/modes.py): to the
+        pool, each seller's whole balance; to the sellers, what the pool holds
+        for each.  Refused while a request is pending on the partner's accounts,
+        or (to individual) when the pool spent more than its own points."""
         partner = data.draw(st.sampled_from(sorted(self.mode)))
         mode = "individual" if self.mode[partner] == "pooled" else "pooled"
         text = f"code,name,mode,consent\n{partner},Partner {partner},{mode},yes\n"
+        pool = ("P", partner)
+        mine = {pool} | {("S", s) for s in SELLERS if self.partner_of(s) == partner}
+        pending = any(r[4] == "pending" and r[0] in mine for r in self.requests.values())
+        spent = (
+            mode == "individual"
+            and sum(v for (a, who), v in self.fixed.items() if a == pool and who is None) < 0
+        )
+        refused = pending or spent
+
         self.twice(
             lambda s: partners.import_partners(
                 session=s, src=csv_input(text, name="partners.csv"), skip_invalid=False, actor="tester"
-            )
+            ),
+            refused=refused,
+            error=RowsRejected,  # a refused row (column mode): nothing written
         )
-        self.mode[partner] = mode  # contract points follow; other points stay where booked
+        if refused:
+            return
+        self.mode[partner] = mode  # contract points follow the mode (the one rule)
+        for (account, who), amount in list(self.fixed.items()):
+            if mode == "pooled" and account != pool and account in mine:
+                target = (pool, account[1])
+            elif mode == "individual" and account == pool and who is not None:
+                target = (("S", who), who)
+            else:
+                continue
+            del self.fixed[account, who]
+            self.fixed[target] += amount
 
     @precondition(lambda self: bool(self.mode))
     @rule(i=st.integers(0, len(SELLERS) - 1))
@@ -319,7 +355,7 @@ class Program(RuleBasedStateMachine):
         )
         if email not in self.quiz:
             self.quiz[email] = correct
-            self.fixed[self.account_of(email)] += correct * QUIZ_POINTS
+            self.fixed[self.account_of(email), email] += correct * QUIZ_POINTS
 
     @precondition(lambda self: bool(self.sellers))
     @rule(data=st.data(), company=st.sampled_from(["Cykel AB", "Bil AB"]), accept=st.booleans())
@@ -345,7 +381,7 @@ class Program(RuleBasedStateMachine):
         self.twice(lambda s: leads.accept(session=s, lead_id=lead_id, actor="tester"))
         if lead_id not in self.accepted:
             self.accepted.add(lead_id)
-            self.fixed[self.account_of(email)] += LEAD_POINTS
+            self.fixed[self.account_of(email), email] += LEAD_POINTS
 
     @rule()
     def leaderboard_run(self):
@@ -362,7 +398,7 @@ class Program(RuleBasedStateMachine):
         ranked = sorted(((-t, e) for e, t in total.items() if t > 0))
         for (_, email), r in zip(ranked, ranks([t for t, _ in ranked]), strict=True):
             if r <= len(BONUS):
-                self.fixed[self.account_of(email)] += BONUS[r - 1]
+                self.fixed[self.account_of(email), email] += BONUS[r - 1]
 
     @precondition(lambda self: bool(self.holders()))
     @rule(
@@ -398,19 +434,22 @@ class Program(RuleBasedStateMachine):
     def decide(self, rid: str, approve: bool) -> None:
         account, sku, qty, cost, status = self.requests[rid]
         want = "approved" if approve else "rejected"
-        refused = status not in ("pending", want)
+        # An approval never takes a balance below zero (a clawback may have
+        # taken back the points a request held).
+        short = approve and status == "pending" and self.balances()[account] < cost
+        refused = status not in ("pending", want) or short
         self.twice(
             lambda s: redemptions.decide(
                 session=s, ids=[rid], approve=approve, actor="tester", reason=None if approve else "no"
             ),
             refused=refused,
         )
-        if status == "pending":
+        if status == "pending" and not refused:
             self.requests[rid][4] = want
             self.held[account] -= cost
             self.reserved[sku] -= qty
             if approve:
-                self.fixed[account] -= cost
+                self.fixed[account, self.owner(account)] -= cost
                 if self.stock[sku] is not None:
                     self.stock[sku] -= qty
 
@@ -428,7 +467,7 @@ class Program(RuleBasedStateMachine):
         )
         if not refused and key not in self.adjusted:
             self.adjusted.add(key)
-            self.fixed[account] += amount
+            self.fixed[account, self.owner(account)] += amount
 
     @rule(price=st.sampled_from(PRICES))
     def catalog_price(self, price):
@@ -480,6 +519,7 @@ SETTINGS = settings(
 )
 
 
+@pytest.mark.slow  # the hypothesis state machine (20-40 s)
 def test_program(backend, request):
     """The machine on each backend.  On PostgreSQL every example empties the
     test database and builds the same small program as the SQLite template."""

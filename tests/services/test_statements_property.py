@@ -38,6 +38,7 @@ postings = st.lists(
 )
 
 
+@pytest.mark.slow  # a hypothesis property
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=postings, start=st.integers(0, 90), length=st.integers(0, 45))
 def test_opening_plus_entries_is_closing_for_every_account(db_with_accounts, rows, start, length):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session
 
+from ...identities import Lookalikes
 from ...models import Account, Partner, Seller
 from ..accounts import AccountIds
 
@@ -30,6 +31,15 @@ class Lookups:
         }
         self.seller_email = {sid: email for email, (sid, _, _) in self.sellers.items()}
         self.accounts = AccountIds.load(session)
+        self._twins: Lookalikes | None = None
+
+    def twin(self, email: str) -> str | None:
+        """The seller's address that ``email`` (no seller's) looks like, if
+        any.  The addresses by confusable skeleton are built when a row first
+        names an unknown seller, never for the rows that name a known one."""
+        if self._twins is None:
+            self._twins = Lookalikes(self.sellers)
+        return self._twins.twin(email)
 
     def routed(self, partner_id: int, seller_id: int) -> int | None:
         """The account the seller's points go to under the partner's current

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from ...clock import now
-from ...ledger import Entry, Ledger, new_batch
+from ...ledger import Entry, Ledger
 from ...models import Contract
 from .lookups import Lookups
 from .rule import Place, legs, posting
@@ -17,11 +17,13 @@ from .rule import Place, legs, posting
 CONTRACT = Contract.__table__
 
 
-def reroute_partner(*, session: Session, partner_id: int, actor: str) -> int:
+def reroute_partner(*, session: Session, partner_id: int, ledger: Ledger) -> int:
     """After a partner's mode changed: move each earning contract's points to the
     account the new mode routes them to (the partner's pool, or the seller's own
     account), as a reversal and a credit like any other change, so the one rule
-    keeps holding.  Returns how many contracts moved."""
+    keeps holding.  The postings go to ``ledger`` (the switch's batch; see
+    ``services/modes.py``, which moves the other points and writes the
+    balances).  Returns how many contracts moved."""
     look = Lookups(session)
     mode = look.partner_mode[partner_id]
     memo = f"partner now {mode}: points move to the {'pool' if mode == 'pooled' else 'seller'}"
@@ -39,7 +41,6 @@ def reroute_partner(*, session: Session, partner_id: int, actor: str) -> int:
         .where(c.partner_id == partner_id, c.posted_points != 0)
         .order_by(c.id)
     ).all()
-    ledger = Ledger(session, actor=actor)
     entries: list[Entry] = []
     updates: list[dict] = []
     for row in rows:
@@ -47,8 +48,6 @@ def reroute_partner(*, session: Session, partner_id: int, actor: str) -> int:
         now_at = replace(was, account_id=look.account_for(partner_id, row.posted_seller_id))
         if now_at == was:
             continue
-        if ledger.batch_id is None:
-            ledger.batch_id = new_batch(session, command="partners mode change", actor=actor)
         revision = row.revision + 1
         for leg, spot, points in legs(was, now_at):
             entries.append(posting(row.contract_id, revision, leg, spot, points, memo, contract_pk=row.id))
@@ -63,7 +62,6 @@ def reroute_partner(*, session: Session, partner_id: int, actor: str) -> int:
         )
     _update_contracts(session, updates)
     ledger.post_many(entries)
-    ledger.flush()
     return len(updates)
 
 

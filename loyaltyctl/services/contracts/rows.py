@@ -182,7 +182,9 @@ class Parser:
             errors.append((n_code, "partner_code", f"unknown partner {code}"))
         if isinstance(email, str):
             if seller is None:
-                errors.append((n_email, "seller_email", f"unknown seller {email}"))
+                twin = self.look.twin(email)
+                look_alike = f" (it looks like the address of seller {twin}: a look-alike)" if twin else ""
+                errors.append((n_email, "seller_email", f"unknown seller {email}{look_alike}"))
             elif partner is not None and seller[1] != partner[0]:
                 errors.append(
                     (

@@ -1,9 +1,10 @@
 """One run of the contract import: the file in one streaming pass.
 
 Rows are parsed one by one (``rows.Parser``) and gathered into chunks of
-``chunk_rows``; per chunk the store looks up what it needs in a few statements
-(the rows met earlier in the file, the stored contracts), the rows that differ
-are planned (``plan.plan``) and the plan is written in bulk.  Partners,
+``chunk_rows`` rows (fewer when they came from ``HELD_BYTES`` of input); per
+chunk the store looks up what it needs in a few statements (the rows met
+earlier in the file, the stored contracts), the rows that differ are planned
+(``plan.plan``) and the plan is written in bulk.  Partners,
 sellers, accounts, rules and campaigns are loaded once.
 
 Within one file a contract id's first valid row is the one that counts: a
@@ -34,6 +35,12 @@ from .rule import Row
 from .store import open_store
 
 CHUNK_ROWS = 2000
+# The rows a chunk holds (valid, repeated or rejected, each with its record)
+# are bounded by the input they came from as well as by their number: 2 000
+# rows with wide ignored columns (a line may be 1 MiB) would otherwise hold
+# gigabytes.  The bytes read since the chunk began are counted
+# (CsvInput.bytes_read), which costs nothing per row.
+HELD_BYTES = 4 << 20
 OUTCOMES = ("new", "credited", "reversed", "corrected", "updated", "unchanged")
 
 
@@ -46,19 +53,19 @@ def import_contracts(
     on_reject: RejectSink | None = None,
     chunk_rows: int = CHUNK_ROWS,
     command: str = "contracts import",
-    force: bool = False,
+    reapply: bool = False,
 ) -> BatchSummary:
     """Import a contracts file (see ``rule`` for what a row earns).  Returns
     the summary; raises ``RowsRejected`` (after which the caller rolls back)
     when a row is invalid and ``skip_invalid`` is off, ``Refused`` when the
-    file was imported before and would undo later changes (unless ``force``)."""
+    file was imported before and would undo later changes (unless ``reapply``)."""
     run = _Import(session=session, src=src, actor=actor, on_reject=on_reject, command=command)
     for record in src.records(REQUIRED):
         run.take(record)
-        if run.pending >= chunk_rows:
+        if run.pending >= chunk_rows or src.bytes_read - run.chunk_from >= HELD_BYTES:
             run.flush()
     run.flush()
-    return run.close(force=force, skip_invalid=skip_invalid)
+    return run.close(reapply=reapply, skip_invalid=skip_invalid)
 
 
 class _Import:
@@ -87,6 +94,7 @@ class _Import:
         self.repeats: list[tuple[Row, Row]] = []
         self.rejects: list[tuple[Record, list[RowError]]] = []
         self.pending = 0
+        self.chunk_from = 0  # src.bytes_read when the chunk began
         # batch that last changed a contract -> contracts this import changes again
         self.touched: dict[int, list[str]] = {}
 
@@ -129,6 +137,7 @@ class _Import:
         self.repeats.clear()
         self.summary.rows += self.pending
         self.pending = 0
+        self.chunk_from = self.src.bytes_read
         self.rejects.sort(key=lambda r: r[0].line)
         for record, errors in self.rejects:
             self.summary.reject(self.src, record, errors, self.on_reject)
@@ -180,27 +189,27 @@ class _Import:
         self.store.write(done.new, done.changed)
         self.ledger.post_many(done.entries)
 
-    def close(self, *, force: bool, skip_invalid: bool) -> BatchSummary:
+    def close(self, *, reapply: bool, skip_invalid: bool) -> BatchSummary:
         self.ledger.flush()
         summary = self.summary
         self.store.close(changed=summary.batch_id is not None)
         summary.start(self.src)
         summary.points_posted = self.ledger.posted_points
-        _close_batch(self.session, summary, self.src, touched=self.touched, force=force)
+        _close_batch(self.session, summary, self.src, touched=self.touched, reapply=reapply)
         if self.src.encoding_used == "cp1252" and not self.src.encoding:
             summary.notes.append("the file is not UTF-8: read as Windows-1252 (Excel's ANSI CSV)")
         return summary.finish(skip_invalid=skip_invalid)
 
 
 def _close_batch(
-    session: Session, summary: BatchSummary, src: CsvInput, *, touched: dict[int, list[str]], force: bool
+    session: Session, summary: BatchSummary, src: CsvInput, *, touched: dict[int, list[str]], reapply: bool
 ) -> None:
     """Record the file's digest and summary; note an identical earlier file.
 
     Re-running a file imported before is harmless, but only while nothing
     newer came in: if it would change contracts that a *later* batch changed
     (a cancellation that came after it, say), it would turn the clock back.
-    That is refused unless ``force``.
+    That is refused unless ``reapply``.
     """
     earlier = (
         session.exec(
@@ -212,7 +221,7 @@ def _close_batch(
         if src.sha256
         else None
     )
-    if earlier is not None and summary.changed and not force:
+    if earlier is not None and summary.changed and not reapply:
         later = sorted(cid for bid, cids in touched.items() if bid > earlier.id for cid in cids)
         if later:
             shown = ", ".join(later[:5]) + (f" and {len(later) - 5} more" if len(later) > 5 else "")
@@ -220,7 +229,7 @@ def _close_batch(
                 f"{src.name} was imported before (batch {earlier.id}, {earlier.started_at:%Y-%m-%d %H:%M}); "
                 f"since then later imports changed {len(later)} of its contracts ({shown}), "
                 "and importing it again would undo those changes; nothing was written",
-                hint="import the newest file instead, or pass --force to re-apply this one",
+                hint="import the newest file instead, or pass --reapply to re-apply this one",
             )
     if earlier is not None and not summary.changed:
         summary.notes.append(

@@ -15,17 +15,12 @@ from itertools import islice
 
 from sqlmodel import Session
 
+from ...ledger import to_driver
 from ...models import Contract
 from .rule import Row, Stored
 from .store import SEEN, SEEN_COLUMNS, STORED_COLUMNS, Found, first_rows
 
 CONTRACT = Contract.__table__
-
-
-def _converter(column, dialect):
-    """How SQLAlchemy converts a value of ``column`` for the driver."""
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return process or (lambda value: value)
 
 
 def _marks(n: int) -> str:
@@ -46,8 +41,8 @@ class SqliteStore:
             "status TEXT) WITHOUT ROWID"
         )
         cur.execute(f"DELETE FROM {SEEN}")
-        self._to_day = _converter(CONTRACT.c.start_date, conn.dialect)
-        self._stamp = _converter(CONTRACT.c.updated_at, conn.dialect)(stamp)
+        self._to_day = to_driver(CONTRACT.c.start_date, conn.dialect)
+        self._stamp = to_driver(CONTRACT.c.updated_at, conn.dialect)(stamp)
         self._texts: dict[date, str] = {}
         self._dates: dict[str, date] = {}
         columns = ", ".join(STORED_COLUMNS)
