@@ -32,7 +32,7 @@ def own_db(fresh_db):
     """A database of its own, migrated: these tests change the schema, which
     the PostgreSQL test database's reset between tests would not undo."""
     database = Database(resolve_url(fresh_db()))
-    database.ensure_schema()
+    database.init()
     yield database
     database.dispose()
 

@@ -50,7 +50,7 @@ def template() -> Path:
         atexit.register(shutil.rmtree, where, True)
         path = where / "template.db"
         db = Database(resolve_url(str(path)))
-        db.ensure_schema()
+        db.init()
         load_catalog(db, CATALOG)
         db.dispose()
         _template = path
